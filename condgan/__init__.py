@@ -1,0 +1,42 @@
+"""condgan: train, sample and evaluate class-conditional GANs.
+
+    import condgan
+    cfg = condgan.load_config("digits", ["train.steps=500"])
+    ckpt = condgan.train(cfg, "runs/digits")
+    gen = condgan.load("runs/digits")
+    images = gen.sample([0, 1, 2], truncation=1.0, seed=0)   # uint8 (3, H, W, C)
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from .config import Config, ConfigError, list_presets, load_config
+from .sample import ConditionalSampler
+
+__version__ = "0.1.0"
+
+
+def load(path: str | Path, device: str | torch.device = "cpu") -> ConditionalSampler:
+    """Load the EMA generator of a run folder (newest checkpoint) or of a checkpoint file, ready to sample."""
+    from .config import config_from_dict
+    from .models import build_networks
+    from .training.checkpoint import load_checkpoint, resolve_checkpoint
+    ckpt = resolve_checkpoint(Path(path))
+    state = load_checkpoint(ckpt)
+    cfg, meta = config_from_dict(state["config"]), state["data"]
+    G, _ = build_networks(cfg, meta["num_classes"], meta["resolution"], meta["channels"])
+    G.load_state_dict(state["G_ema"])
+    device = torch.device(device)
+    return ConditionalSampler(G.to(device), meta["class_names"], device, step=int(state["step"]))
+
+
+def train(cfg: Config, outdir: str | Path, resume: bool = False, force: bool = False,
+          progress: bool = True) -> Path:
+    """Train a GAN as configured; see `condgan.training.loop.train`."""
+    from .training.loop import train as _train
+    return _train(cfg, outdir, resume=resume, force=force, progress=progress)
+
+
+__all__ = ["Config", "ConfigError", "ConditionalSampler", "list_presets", "load", "load_config", "train"]

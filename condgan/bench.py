@@ -1,0 +1,50 @@
+"""`condgan bench`: how fast does one training step of a preset run on this device?"""
+from __future__ import annotations
+
+import platform
+import resource
+from typing import Any
+
+import numpy as np
+import torch
+
+from .config import load_config
+
+
+def _bench_data(cfg):
+    """The preset's real data when it can be read here, else random images of the preset's shape."""
+    from .data import DataError, LabelledImages, load_images
+    from .data.resize import with_resolution
+    try:
+        data = load_images(cfg.data.source, split=cfg.data.split, num_classes=cfg.data.num_classes)
+        return with_resolution(data, cfg.data.resolution), "real"
+    except DataError:
+        res, k = cfg.data.resolution or 32, cfg.data.num_classes or 10
+        n = max(4 * cfg.train.batch_size, 1024)
+        rng = np.random.default_rng(0)
+        images = rng.integers(0, 256, (n, res, res, 3), dtype=np.uint8)
+        labels = (np.arange(n) % k).astype(np.int64)
+        return LabelledImages(labels=labels, class_names=[str(i) for i in range(k)], images=images, files=None,
+                              shape=(res, res, 3), source="random"), "random"
+
+
+def bench(preset: str, overrides: list[str] | None = None, steps: int = 20, warmup: int = 5,
+          device: str = "auto") -> dict[str, Any]:
+    from .data import make_loader
+    from .training.loop import Trainer, pick_device, time_steps
+    cfg = load_config(preset, overrides)
+    dev = pick_device(device)
+    data, kind = _bench_data(cfg)
+    loader = make_loader(data, cfg.train.batch_size, dev, hflip=cfg.data.hflip, seed=0, resident="yes")
+    t = Trainer.build(cfg, data.num_classes, data.resolution, data.channels, dev)
+    timing = time_steps(t, loader, steps, warmup)
+    if dev.type == "cuda":
+        peak = torch.cuda.max_memory_allocated(dev) / 2**30
+        name = torch.cuda.get_device_name(dev)
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB (process RSS)
+        name = f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+    return {"preset": cfg.preset, "device": name, "data": f"{kind} {data.shape[0]}x{data.shape[1]}x{data.shape[2]}",
+            "batch_size": cfg.train.batch_size, "d_steps": cfg.train.d_steps, "precision": cfg.train.precision,
+            "ms_per_step": round(timing["ms_per_step"], 2), "images_per_sec": round(timing["images_per_sec"], 1),
+            "peak_memory_gib": round(peak, 3), "steps_timed": steps}

@@ -1,0 +1,304 @@
+"""Typed run configuration: dataclasses with defaults, presets as YAML files, `key=value` overrides.
+
+Why dataclasses: every option has one place, one type and one default, and a misspelt key is an error
+that names the closest valid key instead of being silently ignored.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_args, get_origin, get_type_hints
+
+import yaml
+
+PRESET_DIR = Path(__file__).parent / "presets"
+
+
+class ConfigError(ValueError):
+    """A preset, config file or override is invalid; the message names the key or value at fault."""
+
+
+@dataclass
+class DataConfig:
+    source: str = "digits"           # "digits" (embedded), an .npz, a folder of class folders, a CIFAR tar.gz
+    split: str = "train"
+    num_classes: int | None = None   # None: taken from the data
+    resolution: int | None = None    # resize in-memory data once to this size; None: native size
+    hflip: bool = False              # random horizontal flips of real images
+    resident: str = "auto"           # auto | yes | no: hold the uint8 dataset on the accelerator
+    num_workers: int = 4             # streaming loader only
+
+
+@dataclass
+class GeneratorConfig:
+    arch: str = "biggan"
+    ch: int = 96                     # base width; per-resolution multipliers come from the block layout
+    z_dim: int = 80
+    shared_dim: int = 128            # shared class embedding (0: one-hot-free, per-layer embeddings)
+    hier: bool = True                # hierarchical latent: z split into one chunk per block (+1 for the input)
+    attn_res: int | None = 16        # resolution after which a self-attention block is inserted; None: none
+    spectral_norm: bool = True
+    bn_eps: float = 1e-4
+    init: str = "ortho"              # ortho | normal | xavier
+
+
+@dataclass
+class DiscriminatorConfig:
+    arch: str = "biggan"
+    ch: int = 96
+    attn_res: int | None = 16
+    spectral_norm: bool = True
+    head: str = "projection"         # conditioning head
+    init: str = "ortho"
+
+
+@dataclass
+class LossConfig:
+    adversarial: str = "hinge"       # hinge | nonsaturating
+    g_ortho: float = 0.0             # BigGAN orthogonal regularisation beta on G (off-diagonal form)
+    d_ortho: float = 0.0
+
+
+@dataclass
+class OptimConfig:
+    g_lr: float = 2e-4
+    d_lr: float = 2e-4
+    g_betas: tuple[float, float] = (0.5, 0.999)
+    d_betas: tuple[float, float] = (0.5, 0.999)
+    eps: float = 1e-6
+    weight_decay: float = 0.0
+
+
+@dataclass
+class TrainConfig:
+    batch_size: int = 64
+    d_steps: int = 2                 # D updates per G update; one "step" is one G update
+    steps: int = 100_000
+    seed: int = 0
+    device: str = "auto"             # auto | cpu | cuda | cuda:N
+    precision: str = "fp32"          # fp32 | bf16 (autocast, fp32 master weights)
+    ema_decay: float = 0.9999
+    ema_start: int = 1000            # G_ema copies G until this step
+    standing_stats: int = 16         # batches for the EMA generator's standing BatchNorm statistics (0: off)
+    log_every: int = 50
+    grid_every: int = 1000
+    ckpt_every: int = 5000
+    keep_ckpts: int = 3              # keep the K newest checkpoints
+    grid_classes: int = 10           # rows of the per-class sample grid
+    grid_per_class: int = 8
+    threads: int = 0                 # CPU threads for torch (0: torch's default)
+    deterministic: bool = False
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    G: GeneratorConfig = field(default_factory=GeneratorConfig)
+    D: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    preset: str = ""
+    description: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        for section in d.values():  # tuples become lists so YAML/JSON stay plain
+            if isinstance(section, dict):
+                for k, v in section.items():
+                    if isinstance(v, tuple):
+                        section[k] = list(v)
+        return d
+
+
+SECTIONS = [f.name for f in dataclasses.fields(Config) if dataclasses.is_dataclass(f.default_factory)]  # type: ignore[arg-type]
+
+
+def all_keys() -> list[str]:
+    """Every valid dotted key, e.g. 'train.batch_size'."""
+    cfg = Config()
+    keys = []
+    for f in dataclasses.fields(cfg):
+        sub = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(sub):
+            keys += [f"{f.name}.{g.name}" for g in dataclasses.fields(sub)]
+        else:
+            keys.append(f.name)
+    return keys
+
+
+def _suggest(key: str) -> str:
+    keys = all_keys()
+    leaves = {k.split(".")[-1]: k for k in keys}
+    close = difflib.get_close_matches(key, keys, n=1, cutoff=0.5)
+    if not close:
+        leaf = difflib.get_close_matches(key.split(".")[-1], list(leaves), n=1, cutoff=0.5)
+        close = [leaves[leaf[0]]] if leaf else []
+    return f" Did you mean '{close[0]}'?" if close else f" Valid keys: {', '.join(keys)}."
+
+
+def resolve_key(key: str) -> str:
+    """Map a dotted key, or a leaf name that is unique across sections, to its dotted form."""
+    keys = all_keys()
+    if key in keys:
+        return key
+    matches = [k for k in keys if k.split(".")[-1] == key]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        raise ConfigError(f"Config key '{key}' is ambiguous: write one of {', '.join(matches)}.")
+    raise ConfigError(f"Unknown config key '{key}'.{_suggest(key)}")
+
+
+def _coerce(value: Any, hint: Any, key: str) -> Any:
+    """Convert a YAML/CLI value to the field's declared type, or fail naming the key."""
+    origin, args = get_origin(hint), get_args(hint)
+    if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+        if type(None) in args:
+            return None
+        raise ConfigError(f"Config key '{key}' cannot be null.")
+    if type(None) in args:  # Optional[X]
+        hint = next(a for a in args if a is not type(None))
+        origin, args = get_origin(hint), get_args(hint)
+    try:
+        if origin is tuple:
+            if isinstance(value, str):
+                value = yaml.safe_load(value if value.startswith("[") else f"[{value}]")
+            if not isinstance(value, (list, tuple)) or len(value) != len(args):
+                raise ValueError(f"expected {len(args)} values")
+            return tuple(_coerce(v, a, key) for v, a in zip(value, args))
+        if hint is bool:
+            if isinstance(value, str):
+                low = value.lower()
+                if low in ("1", "true", "yes", "on"):
+                    return True
+                if low in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError("expected true/false")
+            if isinstance(value, (bool, int)):
+                return bool(value)
+            raise ValueError("expected true/false")
+        if hint is int:
+            if isinstance(value, bool):
+                raise ValueError("expected an integer")
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError("expected an integer")
+            if isinstance(value, str):
+                value = float(value) if any(c in value for c in ".eE") and not value.lstrip("-").isdigit() else value
+            return int(value)
+        if hint is float:
+            return float(value)
+        if hint is str:
+            return str(value)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"Config key '{key}': cannot use {value!r} ({e}).") from None
+    return value
+
+
+def _apply(cfg: Config, flat: dict[str, Any], origin: str) -> None:
+    for raw_key, value in flat.items():
+        try:
+            key = resolve_key(raw_key)
+        except ConfigError as e:
+            raise ConfigError(f"{origin}: {e}") from None
+        parts = key.split(".")
+        target = cfg if len(parts) == 1 else getattr(cfg, parts[0])
+        hints = get_type_hints(type(target))
+        setattr(target, parts[-1], _coerce(value, hints[parts[-1]], key))
+
+
+def _flatten(tree: dict[str, Any], origin: str) -> dict[str, Any]:
+    flat = {}
+    for k, v in tree.items():
+        if k in SECTIONS:
+            if not isinstance(v, dict):
+                raise ConfigError(f"{origin}: section '{k}' must be a mapping, got {v!r}.")
+            flat.update({f"{k}.{kk}": vv for kk, vv in v.items()})
+        else:
+            flat[k] = v
+    return flat
+
+
+def list_presets() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def preset_path(name_or_file: str) -> Path:
+    p = Path(name_or_file)
+    if p.suffix in (".yaml", ".yml") or os.sep in name_or_file:
+        if not p.is_file():
+            raise ConfigError(f"Preset file '{name_or_file}' does not exist.")
+        return p
+    p = PRESET_DIR / f"{name_or_file}.yaml"
+    if not p.is_file():
+        names = list_presets()
+        close = difflib.get_close_matches(name_or_file, names, n=1, cutoff=0.4)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise ConfigError(f"Unknown preset '{name_or_file}'.{hint} Presets: {', '.join(names)}.")
+    return p
+
+
+def load_config(preset: str | None = "digits", overrides: list[str] | dict[str, Any] | None = None) -> Config:
+    """Defaults <- preset file <- overrides ('key=value' strings or a dict)."""
+    cfg = Config()
+    if preset:
+        path = preset_path(preset)
+        try:
+            tree = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"Preset file '{path}' is not valid YAML: {e}") from None
+        if not isinstance(tree, dict):
+            raise ConfigError(f"Preset file '{path}' must be a mapping of sections.")
+        _apply(cfg, _flatten(tree, str(path)), f"preset '{path}'")
+        cfg.preset = cfg.preset or path.stem
+    if overrides:
+        if isinstance(overrides, dict):
+            flat = dict(overrides)
+        else:
+            flat = {}
+            for item in overrides:
+                if "=" not in item:
+                    raise ConfigError(f"Override '{item}' must look like key=value (e.g. train.steps=1000).")
+                k, v = item.split("=", 1)
+                flat[k.strip()] = yaml.safe_load(v) if v.strip() else ""
+        _apply(cfg, flat, "override")
+    validate(cfg)
+    return cfg
+
+
+def config_from_dict(tree: dict[str, Any]) -> Config:
+    """Rebuild a Config from its `to_dict()` form (e.g. from a checkpoint)."""
+    cfg = Config()
+    _apply(cfg, _flatten(tree, "checkpoint config"), "checkpoint config")
+    return cfg
+
+
+def validate(cfg: Config) -> None:
+    def check(ok: bool, key: str, msg: str) -> None:
+        if not ok:
+            raise ConfigError(f"Config key '{key}' = {_get(cfg, key)!r}: {msg}")
+    t = cfg.train
+    check(t.batch_size > 0, "train.batch_size", "must be positive.")
+    check(t.d_steps >= 1, "train.d_steps", "must be at least 1.")
+    check(t.steps >= 0, "train.steps", "must be non-negative.")
+    check(0.0 <= t.ema_decay < 1.0, "train.ema_decay", "must lie in [0, 1).")
+    check(t.precision in ("fp32", "bf16"), "train.precision", "must be fp32 or bf16.")
+    check(cfg.data.resident in ("auto", "yes", "no"), "data.resident", "must be auto, yes or no.")
+    check(cfg.loss.adversarial in ("hinge", "nonsaturating"), "loss.adversarial", "must be hinge or nonsaturating.")
+    check(cfg.G.z_dim > 0, "G.z_dim", "must be positive.")
+    for k in ("train.log_every", "train.grid_every", "train.ckpt_every"):
+        check(_get(cfg, k) > 0, k, "must be positive.")
+
+
+def _get(cfg: Config, key: str) -> Any:
+    obj: Any = cfg
+    for p in key.split("."):
+        obj = getattr(obj, p)
+    return obj
+
+
+def save_config(cfg: Config, path: Path) -> None:
+    path.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))

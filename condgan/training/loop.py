@@ -1,0 +1,287 @@
+"""The training loop: one readable function, `train`, and the step it repeats, `train_step`.
+
+Everything a step touches lives in `Trainer` (networks, optimisers, objective, EMA, the latent RNG); a
+method changes the parts the Trainer is built from (backbone, head, losses), never this loop.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import random
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..config import Config, save_config
+from ..data import LabelledImages, load_images, make_loader
+from ..data.resize import with_resolution
+from ..models import build_networks
+from ..sample import ConditionalSampler, save_png, truncated_normal
+from .checkpoint import checkpoint_name, list_checkpoints, load_checkpoint, prune_checkpoints, save_checkpoint
+from .ema import EMA, standing_stats
+from .logger import RunLogger
+from .objective import Objective
+
+
+class RunExistsError(FileExistsError):
+    pass
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"train.device={name} but no CUDA device is visible; use train.device=cpu.")
+    return dev
+
+
+@dataclasses.dataclass
+class Trainer:
+    """Everything one training step reads or updates."""
+    cfg: Config
+    G: nn.Module
+    D: nn.Module
+    G_ema: nn.Module
+    g_opt: torch.optim.Optimizer
+    d_opt: torch.optim.Optimizer
+    objective: Objective
+    ema: EMA
+    latent_rng: torch.Generator
+    device: torch.device
+    num_classes: int
+    step: int = 0
+
+    @classmethod
+    def build(cls, cfg: Config, num_classes: int, resolution: int, channels: int,
+              device: torch.device) -> "Trainer":
+        torch.manual_seed(cfg.train.seed)  # network initialisation
+        G, D = build_networks(cfg, num_classes, resolution, channels)
+        G, D = G.to(device), D.to(device)
+        G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+        o = cfg.optim
+        fused = device.type == "cuda"
+        g_opt = torch.optim.Adam(G.parameters(), lr=o.g_lr, betas=o.g_betas, eps=o.eps,
+                                 weight_decay=o.weight_decay, fused=fused or None)
+        d_opt = torch.optim.Adam(D.parameters(), lr=o.d_lr, betas=o.d_betas, eps=o.eps,
+                                 weight_decay=o.weight_decay, fused=fused or None)
+        latent_rng = torch.Generator(device).manual_seed(cfg.train.seed + 1)
+        return cls(cfg, G, D, G_ema, g_opt, d_opt, Objective(cfg, G, D),
+                   EMA(cfg.train.ema_decay, cfg.train.ema_start), latent_rng, device, num_classes)
+
+    def latents(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Training latents: z ~ N(0, I) and uniformly drawn class labels, from the trainer's own RNG."""
+        z = torch.randn(n, self.G.z_dim, device=self.device, generator=self.latent_rng)
+        y = torch.randint(0, self.num_classes, (n,), device=self.device, generator=self.latent_rng)
+        return z, y
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if self.cfg.train.precision == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "G": self.G.state_dict(), "D": self.D.state_dict(),
+                "G_ema": self.G_ema.state_dict(), "g_opt": self.g_opt.state_dict(),
+                "d_opt": self.d_opt.state_dict(), "latent_rng": self.latent_rng.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.step = int(state["step"])
+        for name in ("G", "D", "G_ema", "g_opt", "d_opt"):
+            getattr(self, name).load_state_dict(state[name])
+        self.latent_rng.set_state(state["latent_rng"])
+
+
+def train_step(t: Trainer, loader) -> dict[str, torch.Tensor]:
+    """One G update and the `d_steps` D updates before it. Returns detached device tensors (no host sync)."""
+    cfg = t.cfg.train
+    stats: dict[str, torch.Tensor] = {}
+    t.G.train()
+    t.D.requires_grad_(True)
+    for _ in range(cfg.d_steps):
+        x_real, y_real = loader.next()
+        z, y_fake = t.latents(cfg.batch_size)
+        with torch.no_grad(), t.autocast():
+            x_fake = t.G(z, y_fake)
+        with t.autocast():
+            loss, stats = t.objective.d_loss(x_real, y_real, x_fake, y_fake)
+        t.d_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        t.d_opt.step()
+
+    t.D.requires_grad_(False)
+    z, y_fake = t.latents(cfg.batch_size)
+    with t.autocast():
+        loss, g_stats = t.objective.g_loss(z, y_fake)
+    t.g_opt.zero_grad(set_to_none=True)
+    loss.backward()
+    t.g_opt.step()
+
+    t.ema.update(t.G_ema, t.G, t.step)
+    t.step += 1
+    return {**stats, **g_stats}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# RNG state: everything random outside the trainer's own generators, so resume is exact.
+
+def _rng_state() -> dict[str, Any]:
+    np_state = np.random.get_state()
+    return {"torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "numpy": {"keys": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2]),
+                      "has_gauss": int(np_state[3]), "cached": float(np_state[4])},
+            "python": [list(random.getstate()[1]), random.getstate()[0]]}
+
+
+def _set_rng_state(s: dict[str, Any]) -> None:
+    torch.set_rng_state(s["torch"])
+    if s["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(s["cuda"])
+    n = s["numpy"]
+    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
+    random.setstate((s["python"][1], tuple(s["python"][0]), None))
+
+
+# ----------------------------------------------------------------------------------------------------------
+
+def prepare_run_dir(outdir: Path, resume: bool, force: bool) -> None:
+    """Create the run folder; refuse to touch an existing run unless asked to resume or overwrite it."""
+    outdir = Path(outdir)
+    if outdir.exists() and any(outdir.iterdir()) and not resume:
+        if not force:
+            raise RunExistsError(f"Run folder '{outdir}' already exists. Pass --resume to continue it, --force to "
+                                 "overwrite it, or choose another --outdir.")
+        if not (outdir / "config.yaml").exists() and not (outdir / "checkpoints").exists():
+            raise RunExistsError(f"--force refuses to delete '{outdir}': it does not look like a condgan run "
+                                 "folder (no config.yaml). Choose another --outdir.")
+        shutil.rmtree(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+
+
+def data_meta(data: LabelledImages) -> dict[str, Any]:
+    return {"num_classes": data.num_classes, "class_names": list(data.class_names),
+            "resolution": data.resolution, "channels": data.channels, "source": data.source}
+
+
+def check_data_matches(meta: dict[str, Any], data: LabelledImages, ckpt: Path) -> None:
+    for key in ("num_classes", "resolution", "channels"):
+        if meta[key] != data_meta(data)[key]:
+            raise ValueError(f"Checkpoint '{ckpt}' was trained with {key}={meta[key]}, but the data "
+                             f"'{data.source}' has {key}={data_meta(data)[key]}. Resume with the same data.")
+
+
+def write_grid(t: Trainer, meta: dict[str, Any], run_dir: Path, logger: RunLogger | None = None) -> Path:
+    """Per-class sample grid of G_ema (fixed latents, so grids over time are comparable)."""
+    cfg = t.cfg.train
+    k = min(cfg.grid_classes, t.num_classes)
+    classes = np.linspace(0, t.num_classes - 1, k).round().astype(int).tolist()
+    grid = ConditionalSampler(t.G_ema, meta["class_names"], t.device).class_grid(classes, cfg.grid_per_class,
+                                                                                  seed=cfg.seed)
+    path = run_dir / "grids" / f"grid-{t.step:07d}.png"
+    save_png(grid, path)
+    if logger is not None:
+        logger.image("samples", grid, t.step)
+    return path
+
+
+def refresh_standing_stats(t: Trainer) -> None:
+    if t.cfg.train.standing_stats <= 0:
+        return
+    gen = torch.Generator(t.device).manual_seed(t.cfg.train.seed + 2)  # never the training RNG
+
+    def inputs() -> tuple[torch.Tensor, torch.Tensor]:
+        z = torch.randn(t.cfg.train.batch_size, t.G.z_dim, device=t.device, generator=gen)
+        return z, torch.randint(0, t.num_classes, (len(z),), device=t.device, generator=gen)
+    with torch.no_grad(), t.autocast():
+        standing_stats(t.G_ema, inputs, t.cfg.train.standing_stats)
+
+
+def save_training_checkpoint(t: Trainer, loader, meta: dict[str, Any], run_dir: Path) -> Path:
+    path = run_dir / "checkpoints" / checkpoint_name(t.step)
+    save_checkpoint({**t.state_dict(), "config": t.cfg.to_dict(), "data": meta, "loader": loader.state_dict(),
+                     "rng": _rng_state()}, path)
+    prune_checkpoints(run_dir / "checkpoints", t.cfg.train.keep_ckpts)
+    return path
+
+
+def train(cfg: Config, outdir: str | Path, resume: bool = False, force: bool = False,
+          progress: bool = True) -> Path:
+    """Train according to `cfg` into the run folder `outdir`; returns the final checkpoint's path."""
+    run_dir = Path(outdir)
+    prepare_run_dir(run_dir, resume, force)
+    if cfg.train.threads > 0:
+        torch.set_num_threads(cfg.train.threads)
+    if cfg.train.deterministic:
+        torch.use_deterministic_algorithms(True)
+    device = pick_device(cfg.train.device)
+    random.seed(cfg.train.seed)
+    np.random.seed(cfg.train.seed)
+
+    data = load_images(cfg.data.source, split=cfg.data.split, num_classes=cfg.data.num_classes)
+    data = with_resolution(data, cfg.data.resolution)
+    meta = data_meta(data)
+    loader = make_loader(data, cfg.train.batch_size, device, hflip=cfg.data.hflip, seed=cfg.train.seed,
+                         resident=cfg.data.resident, num_workers=cfg.data.num_workers)
+    t = Trainer.build(cfg, data.num_classes, data.resolution, data.channels, device)
+
+    ckpts = list_checkpoints(run_dir / "checkpoints") if resume else []
+    if ckpts:
+        state = load_checkpoint(ckpts[-1][1], map_location=device)
+        check_data_matches(state["data"], data, ckpts[-1][1])
+        t.load_state_dict(state)
+        loader.load_state_dict(state["loader"])
+        _set_rng_state(state["rng"])
+        print(f"Resuming from {ckpts[-1][1]} at step {t.step}.")
+    save_config(cfg, run_dir / "config.yaml")
+
+    logger = RunLogger(run_dir, cfg.train.steps, t.step, progress)
+    images_per_step = cfg.train.batch_size * cfg.train.d_steps
+    last_ckpt = ckpts[-1][1] if ckpts else None
+    try:
+        while t.step < cfg.train.steps:
+            logger.accumulate(train_step(t, loader))
+            logger.bar.update(1)
+            done = t.step == cfg.train.steps
+            if t.step % cfg.train.log_every == 0 or done:
+                logger.flush(t.step, images_per_step)
+            if t.step % cfg.train.grid_every == 0 or t.step % cfg.train.ckpt_every == 0 or done:
+                refresh_standing_stats(t)
+            if t.step % cfg.train.grid_every == 0 or done:
+                write_grid(t, meta, run_dir, logger)
+            if t.step % cfg.train.ckpt_every == 0 or done:
+                last_ckpt = save_training_checkpoint(t, loader, meta, run_dir)
+    finally:
+        logger.close()
+    if last_ckpt is None:  # steps already reached: still leave a checkpoint behind
+        last_ckpt = save_training_checkpoint(t, loader, meta, run_dir)
+    return last_ckpt
+
+
+def time_steps(t: Trainer, loader, steps: int, warmup: int) -> dict[str, float]:
+    """Wall time of `steps` training steps after `warmup` untimed ones (used by `condgan bench`)."""
+    def sync() -> None:
+        if t.device.type == "cuda":
+            torch.cuda.synchronize(t.device)
+    for _ in range(warmup):
+        train_step(t, loader)
+    sync()
+    if t.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(t.device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        stats = train_step(t, loader)
+    sync()
+    seconds = time.perf_counter() - start
+    assert all(torch.isfinite(v).all() for v in stats.values()), "non-finite loss while benchmarking"
+    return {"ms_per_step": 1000 * seconds / steps,
+            "images_per_sec": steps * t.cfg.train.batch_size * t.cfg.train.d_steps / seconds}
+
+
+__all__ = ["Trainer", "train", "train_step", "time_steps", "RunExistsError"]
