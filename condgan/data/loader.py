@@ -1,0 +1,197 @@
+"""Endless, seeded, resumable batches of (image, label) on the training device.
+
+Two loaders keep one contract. `ResidentLoader` holds the whole data set on the device, so a step
+costs no host work; `StreamingLoader` decodes files in DataLoader workers, for data too large for
+memory. Both draw each epoch from a permutation made by their own generator, so code that uses the
+global RNG never shifts the data order, and both resume exactly from `state_dict()`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from .errors import DataError
+from .sources import LabelledImages, read_image
+
+
+def make_loader(data: LabelledImages, batch_size: int, device: torch.device | str, *, hflip: bool = False,
+                seed: int = 0, resident: str = "auto", num_workers: int = 4) -> ResidentLoader | StreamingLoader:
+    """The right loader for `data`: resident when it is in memory ('auto'), or as forced by 'yes' / 'no'.
+
+    Whether data fits in memory is decided once, by `load_images(max_resident_bytes=...)`.
+    """
+    if resident not in ("auto", "yes", "no"):
+        raise DataError(f"resident={resident!r} is not supported; use 'auto', 'yes' or 'no'")
+    if resident == "yes" and data.images is None:
+        raise DataError(f"resident='yes' but {data.source} was left on disk ({data.nbytes / 2**30:.2f} GiB decoded, "
+                        f"more than max_resident_bytes); raise load_images(max_resident_bytes=...) or use "
+                        f"resident='auto'")
+    if resident == "yes" or (resident == "auto" and data.images is not None):
+        return ResidentLoader(data, batch_size, device, hflip=hflip, seed=seed)
+    return StreamingLoader(data, batch_size, device, hflip=hflip, seed=seed, num_workers=num_workers)
+
+
+class _EpochLoader:
+    """What both loaders share: epoch bookkeeping, the private generators, flips and state."""
+
+    kind = ""
+
+    def __init__(self, data: LabelledImages, batch_size: int, device: torch.device | str, *, hflip: bool,
+                 seed: int, perm_device: torch.device | str | None = None):
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise DataError(f"batch_size={batch_size!r} must be a positive integer")
+        if batch_size > len(data):
+            raise DataError(f"batch_size={batch_size} is larger than {data.source}, which has {len(data)} images; "
+                            f"use batch_size <= {len(data)}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise DataError(f"seed={seed!r} must be a non-negative integer")
+        self.num_images, self.batch_size, self.hflip = len(data), int(batch_size), bool(hflip)
+        self.device = torch.device(device)
+        self.batches_per_epoch = len(data) // self.batch_size  # an incomplete last batch is dropped
+        perm_seed, flip_seed = (int(s) for s in np.random.SeedSequence(int(seed)).generate_state(2, np.uint64))
+        self._perm_gen = torch.Generator(perm_device or self.device).manual_seed(perm_seed)
+        self._flip_gen = torch.Generator(self.device).manual_seed(flip_seed)  # on the device: flips never sync
+        self.epoch, self.batch = 0, 0  # current epoch, batches already taken from it
+        self._new_permutation()
+
+    def _new_permutation(self) -> None:
+        self._perm_state = self._perm_gen.get_state()  # enough to rebuild this epoch's order on resume
+        self._perm = torch.randperm(self.num_images, generator=self._perm_gen, device=self._perm_gen.device)
+
+    def _fetch(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Batch i of the current permutation: uint8 NCHW images and int64 labels on the device."""
+        raise NotImplementedError
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The next batch: float32 NCHW images in [-1, 1] and int64 labels, both on the device."""
+        if self.batch == self.batches_per_epoch:
+            self.epoch, self.batch = self.epoch + 1, 0
+            self._new_permutation()
+        x, y = self._fetch(self.batch)
+        self.batch += 1
+        if self.hflip:
+            flip = torch.rand(len(x), generator=self._flip_gen, device=self.device) < 0.5
+            x = torch.where(flip[:, None, None, None], x.flip(3), x)
+        return x.float() / 127.5 - 1, y
+
+    def state_dict(self) -> dict:
+        """Plain tensors and numbers only, so it loads with torch.load(weights_only=True)."""
+        return dict(kind=self.kind, num_images=self.num_images, batch_size=self.batch_size,
+                    device_type=self.device.type, epoch=self.epoch, batch=self.batch,
+                    perm_rng=self._perm_state.clone(), flip_rng=self._flip_gen.get_state())
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue exactly where the loader that saved `state` left off."""
+        mine = dict(kind=self.kind, num_images=self.num_images, batch_size=self.batch_size,
+                    device_type=self.device.type)
+        for key, value in mine.items():
+            if state.get(key) != value:
+                raise DataError(f"loader state has {key}={state.get(key)!r} but this loader has {key}={value!r}; "
+                                f"resume with the same data, batch size, resident setting and device type")
+        if not 0 <= state["batch"] <= self.batches_per_epoch:
+            raise DataError(f"loader state has batch={state['batch']}, outside 0..{self.batches_per_epoch}")
+        self._perm_gen.set_state(state["perm_rng"].cpu())
+        self._new_permutation()
+        self._flip_gen.set_state(state["flip_rng"].cpu())
+        self.epoch, self.batch = int(state["epoch"]), int(state["batch"])
+
+    def close(self) -> None:
+        """Release worker processes, if any; the loader stays usable and restarts them on demand."""
+
+
+class ResidentLoader(_EpochLoader):
+    """All images on the device as uint8; gather, flips and conversion happen there, without host syncs."""
+
+    kind = "resident"
+
+    def __init__(self, data: LabelledImages, batch_size: int, device: torch.device | str, *, hflip: bool = False,
+                 seed: int = 0):
+        if data.images is None:
+            raise DataError(f"{data.source} is on disk, not in memory; use StreamingLoader or load it with a "
+                            f"larger max_resident_bytes")
+        super().__init__(data, batch_size, device, hflip=hflip, seed=seed)
+        n, h, w, c = data.images.shape
+        self._images = torch.empty((n, c, h, w), dtype=torch.uint8, device=self.device)
+        for i in range(0, n, 4096):  # chunked, so the device never holds two copies
+            self._images[i:i + 4096] = torch.from_numpy(data.images[i:i + 4096]).to(self.device).permute(0, 3, 1, 2)
+        self._labels = torch.from_numpy(data.labels).to(self.device)
+
+    def _fetch(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = self._perm[i * self.batch_size:(i + 1) * self.batch_size]
+        return self._images.index_select(0, idx), self._labels.index_select(0, idx)
+
+
+class StreamingLoader(_EpochLoader):
+    """Decodes images in DataLoader workers, one item at a time; for data too large to keep resident."""
+
+    kind = "streaming"
+
+    def __init__(self, data: LabelledImages, batch_size: int, device: torch.device | str, *, hflip: bool = False,
+                 seed: int = 0, num_workers: int = 4):
+        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+            raise DataError(f"num_workers={num_workers!r} must be a non-negative integer")
+        self._sampler = _Indices()
+        self._iter = None
+        super().__init__(data, batch_size, device, hflip=hflip, seed=seed, perm_device="cpu")
+        self._loader = DataLoader(
+            _Decoded(data), batch_size=self.batch_size, sampler=self._sampler, drop_last=True,
+            num_workers=num_workers, pin_memory=self.device.type == "cuda", persistent_workers=num_workers > 0,
+            generator=torch.Generator().manual_seed(0))  # else DataLoader draws its worker seed from the global RNG
+
+    def _new_permutation(self) -> None:
+        super()._new_permutation()
+        self._iter = None
+
+    def _fetch(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._iter is None:  # new epoch or resumed: skip taken batches by slicing, without decoding them
+            self._sampler.indices = self._perm[i * self.batch_size:self.batches_per_epoch * self.batch_size].tolist()
+            self._iter = iter(self._loader)
+        try:
+            x, y = next(self._iter)
+        except BaseException:
+            # The traceback keeps the iterator alive; left to the garbage collector, its workers would be shut
+            # down at a random moment (even inside another loader's threads), which can crash the process.
+            self.close()
+            raise
+        x = x.to(self.device, non_blocking=True).permute(0, 3, 1, 2).contiguous()
+        return x, y.to(self.device, non_blocking=True)
+
+
+    def close(self) -> None:
+        """Stop the worker processes now rather than whenever garbage collection gets to them.
+
+        The next call to next() starts them again, at the same batch.
+        """
+        it, self._iter, self._loader._iterator = self._loader._iterator, None, None
+        if it is not None:
+            it._shutdown_workers()  # private, but the only deterministic way to stop persistent workers
+
+
+class _Indices(Sampler[int]):
+    """The sample order of the current epoch, replaced by the loader at each epoch or resume."""
+
+    def __init__(self) -> None:
+        self.indices: list[int] = []
+
+    def __iter__(self):
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+class _Decoded(Dataset):
+    """Item i as (uint8 HxWxC tensor, label): a row of the in-memory array or a freshly decoded file."""
+
+    def __init__(self, data: LabelledImages):
+        self.data = data
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        d = self.data
+        image = d.images[i] if d.images is not None else read_image(d.files[i], d.shape)
+        return torch.from_numpy(np.ascontiguousarray(image)), int(d.labels[i])
