@@ -259,6 +259,7 @@ def train(cfg: Config, outdir: str | Path, resume: bool = False, force: bool = F
                 last_ckpt = save_training_checkpoint(t, loader, meta, run_dir)
     finally:
         logger.close()
+        loader.close()
     if last_ckpt is None:  # steps already reached: still leave a checkpoint behind
         last_ckpt = save_training_checkpoint(t, loader, meta, run_dir)
     return last_ckpt
