@@ -109,13 +109,19 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from .config import ConfigError
     from .data import DataError
-    from .training import CheckpointError, RunExistsError
+    from .training import CheckpointError, DivergenceError, RunExistsError, TrainingInterrupted
     try:
         return args.func(args)
     except (ConfigError, DataError, CheckpointError, RunExistsError) as e:
         print(f"condgan: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except DivergenceError as e:
+        print(f"condgan: error: {e}", file=sys.stderr)
+        return 3
+    except TrainingInterrupted as e:
+        print(f"condgan: {e}", file=sys.stderr)
+        return 128 + e.signum
+    except KeyboardInterrupt:  # a second Ctrl-C, or one outside training
         print("condgan: interrupted", file=sys.stderr)
         return 130
 

@@ -90,6 +90,9 @@ class TrainConfig:
     grid_classes: int = 10           # rows of the per-class sample grid
     grid_per_class: int = 8
     threads: int = 0                 # CPU threads for torch (0: torch's default)
+    on_divergence: str = "stop"      # stop | rollback: what a NaN/Inf loss or weight does
+    rollback_lr_factor: float = 0.5  # rollback: learning rates are multiplied by this
+    max_rollbacks: int = 3
     deterministic: bool = False
 
 
@@ -286,6 +289,8 @@ def validate(cfg: Config) -> None:
     check(t.steps >= 0, "train.steps", "must be non-negative.")
     check(0.0 <= t.ema_decay < 1.0, "train.ema_decay", "must lie in [0, 1).")
     check(t.precision in ("fp32", "bf16"), "train.precision", "must be fp32 or bf16.")
+    check(t.on_divergence in ("stop", "rollback"), "train.on_divergence", "must be stop or rollback.")
+    check(0.0 < t.rollback_lr_factor <= 1.0, "train.rollback_lr_factor", "must lie in (0, 1].")
     check(cfg.data.resident in ("auto", "yes", "no"), "data.resident", "must be auto, yes or no.")
     check(cfg.loss.adversarial in ("hinge", "nonsaturating"), "loss.adversarial", "must be hinge or nonsaturating.")
     check(cfg.G.z_dim > 0, "G.z_dim", "must be positive.")
@@ -301,4 +306,8 @@ def _get(cfg: Config, key: str) -> Any:
 
 
 def save_config(cfg: Config, path: Path) -> None:
-    path.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    """Written to a temporary file and renamed: `--resume` reads it back, so it must never be half-written."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    tmp.replace(path)

@@ -42,6 +42,12 @@ def save_checkpoint(state: dict[str, Any], path: Path) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        previous = [p for _, p in list_checkpoints(path.parent) if p != path]
+        kept = f" The previous checkpoint {previous[-1]} is intact." if previous else ""
+        raise CheckpointError(f"Could not write checkpoint '{path}': {e.strerror or e}.{kept} Free space (or "
+                              "fix the folder) and continue with --resume.") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

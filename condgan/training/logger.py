@@ -17,6 +17,7 @@ from tqdm import tqdm
 class RunLogger:
     def __init__(self, run_dir: Path, total_steps: int, start_step: int, progress: bool = True):
         self.run_dir = Path(run_dir)
+        self._drop_rows_after(start_step)
         self.jsonl = open(self.run_dir / "stats.jsonl", "a", buffering=1)
         try:
             from torch.utils.tensorboard import SummaryWriter
@@ -28,6 +29,23 @@ class RunLogger:
                         unit="step", mininterval=0.5 if tty else 30.0)
         self.pending: dict[str, list[torch.Tensor]] = {}
         self.t0, self.step0 = time.perf_counter(), start_step
+
+    def _drop_rows_after(self, step: int) -> None:
+        """On resume, forget rows logged after the checkpoint (and a line cut short by a crash), so curves
+        are not drawn twice."""
+        path = self.run_dir / "stats.jsonl"
+        if not path.exists():
+            return
+        keep = []
+        for line in path.read_text().splitlines():
+            try:
+                if json.loads(line)["step"] <= step:
+                    keep.append(line)
+            except (ValueError, KeyError, TypeError):
+                continue
+        tmp = path.with_name(".stats.jsonl.tmp")
+        tmp.write_text("".join(f"{line}\n" for line in keep))
+        tmp.replace(path)
 
     def accumulate(self, stats: dict[str, torch.Tensor]) -> None:
         for k, v in stats.items():

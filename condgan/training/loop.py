@@ -10,6 +10,7 @@ import copy
 import dataclasses
 import random
 import shutil
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,11 @@ from ..config import Config, save_config
 from ..data import LabelledImages, load_images, make_loader
 from ..data.resize import with_resolution
 from ..models import build_networks
-from ..sample import ConditionalSampler, save_png, truncated_normal
+from ..sample import ConditionalSampler, save_png
 from .checkpoint import checkpoint_name, list_checkpoints, load_checkpoint, prune_checkpoints, save_checkpoint
 from .ema import EMA, standing_stats
+from .guards import (DivergenceError, DivergenceMonitor, StopSignals, TrainingInterrupted,
+                     check_parameters)
 from .logger import RunLogger
 from .objective import Objective
 
@@ -211,9 +214,33 @@ def save_training_checkpoint(t: Trainer, loader, meta: dict[str, Any], run_dir: 
     return path
 
 
+def _restore(t: Trainer, loader, path: Path, data: LabelledImages, device: torch.device) -> None:
+    state = load_checkpoint(path, map_location=device)
+    check_data_matches(state["data"], data, path)
+    t.load_state_dict(state)
+    loader.load_state_dict(state["loader"])
+    _set_rng_state(state["rng"])
+
+
+def _check_finite(t: Trainer, monitor: DivergenceMonitor) -> None:
+    """Raise one DivergenceError naming every kind of non-finite value found (losses and/or weights)."""
+    problems = []
+    for check in (monitor.check_stats, lambda: check_parameters({"G": t.G, "D": t.D})):
+        try:
+            check()
+        except DivergenceError as e:
+            problems.append(str(e))
+    if problems:
+        raise DivergenceError("; ".join(problems))
+
+
 def train(cfg: Config, outdir: str | Path, resume: bool = False, force: bool = False,
           progress: bool = True) -> Path:
-    """Train according to `cfg` into the run folder `outdir`; returns the final checkpoint's path."""
+    """Train according to `cfg` into the run folder `outdir`; returns the final checkpoint's path.
+
+    Raises TrainingInterrupted (after writing a checkpoint) on SIGTERM/SIGINT, DivergenceError on a
+    non-finite loss or weight (unless train.on_divergence=rollback and rollbacks remain).
+    """
     run_dir = Path(outdir)
     prepare_run_dir(run_dir, resume, force)
     if cfg.train.threads > 0:
@@ -232,31 +259,64 @@ def train(cfg: Config, outdir: str | Path, resume: bool = False, force: bool = F
     t = Trainer.build(cfg, data.num_classes, data.resolution, data.channels, device)
 
     ckpts = list_checkpoints(run_dir / "checkpoints") if resume else []
-    if ckpts:
-        state = load_checkpoint(ckpts[-1][1], map_location=device)
-        check_data_matches(state["data"], data, ckpts[-1][1])
-        t.load_state_dict(state)
-        loader.load_state_dict(state["loader"])
-        _set_rng_state(state["rng"])
-        print(f"Resuming from {ckpts[-1][1]} at step {t.step}.")
+    last_ckpt = ckpts[-1][1] if ckpts else None
+    if last_ckpt is not None:
+        _restore(t, loader, last_ckpt, data, device)
+        print(f"Resuming from {last_ckpt} at step {t.step}.", flush=True)
     save_config(cfg, run_dir / "config.yaml")
 
     logger = RunLogger(run_dir, cfg.train.steps, t.step, progress)
+    monitor = DivergenceMonitor()
     images_per_step = cfg.train.batch_size * cfg.train.d_steps
-    last_ckpt = ckpts[-1][1] if ckpts else None
+    rollbacks = 0
     try:
-        while t.step < cfg.train.steps:
-            logger.accumulate(train_step(t, loader))
-            logger.bar.update(1)
-            done = t.step == cfg.train.steps
-            if t.step % cfg.train.log_every == 0 or done:
-                logger.flush(t.step, images_per_step)
-            if t.step % cfg.train.grid_every == 0 or t.step % cfg.train.ckpt_every == 0 or done:
-                refresh_standing_stats(t)
-            if t.step % cfg.train.grid_every == 0 or done:
-                write_grid(t, meta, run_dir, logger)
-            if t.step % cfg.train.ckpt_every == 0 or done:
-                last_ckpt = save_training_checkpoint(t, loader, meta, run_dir)
+        with StopSignals() as stop:
+            while t.step < cfg.train.steps:
+                stats = train_step(t, loader)
+                monitor.watch(stats, t.step)
+                logger.accumulate(stats)
+                logger.bar.update(1)
+                done = t.step == cfg.train.steps or stop.requested is not None
+                log = t.step % cfg.train.log_every == 0 or done
+                grid = t.step % cfg.train.grid_every == 0 or done
+                ckpt = t.step % cfg.train.ckpt_every == 0 or done
+                if log or grid or ckpt:  # already sync points: check finiteness here, never inside the step
+                    try:
+                        _check_finite(t, monitor)
+                    except DivergenceError as e:
+                        if cfg.train.on_divergence != "rollback" or last_ckpt is None or \
+                                rollbacks >= cfg.train.max_rollbacks:
+                            where = f" The last good checkpoint is {last_ckpt}." if last_ckpt else ""
+                            raise DivergenceError(
+                                f"Training diverged: {e} (detected at step {t.step}).{where} Lower the learning "
+                                "rates and --resume, or set train.on_divergence=rollback.") from None
+                        rollbacks += 1
+                        _restore(t, loader, last_ckpt, data, device)
+                        for opt in (t.g_opt, t.d_opt):
+                            for group in opt.param_groups:
+                                group["lr"] *= cfg.train.rollback_lr_factor
+                        monitor.reset()
+                        logger.pending.clear()
+                        logger.write({"step": t.step, "event": "rollback", "reason": str(e),
+                                      "g_lr": t.g_opt.param_groups[0]["lr"], "d_lr": t.d_opt.param_groups[0]["lr"]})
+                        print(f"Diverged ({e}); rolled back to {last_ckpt} with learning rates x"
+                              f"{cfg.train.rollback_lr_factor} (rollback {rollbacks}/{cfg.train.max_rollbacks}).")
+                        logger.bar.reset(total=cfg.train.steps)
+                        logger.bar.update(t.step)
+                        continue
+                if log:
+                    logger.flush(t.step, images_per_step)
+                if grid or ckpt:
+                    refresh_standing_stats(t)
+                if grid:
+                    write_grid(t, meta, run_dir, logger)
+                if ckpt:
+                    last_ckpt = save_training_checkpoint(t, loader, meta, run_dir)
+                if stop.requested is not None:
+                    name = signal.Signals(stop.requested).name
+                    raise TrainingInterrupted(
+                        f"Stopped by {name} at step {t.step}; checkpoint {last_ckpt} written. Continue with: "
+                        f"condgan train --outdir {run_dir} --resume", stop.requested)
     finally:
         logger.close()
         loader.close()
@@ -285,4 +345,5 @@ def time_steps(t: Trainer, loader, steps: int, warmup: int) -> dict[str, float]:
             "images_per_sec": steps * t.cfg.train.batch_size * t.cfg.train.d_steps / seconds}
 
 
-__all__ = ["Trainer", "train", "train_step", "time_steps", "RunExistsError"]
+__all__ = ["DivergenceError", "RunExistsError", "Trainer", "TrainingInterrupted", "train", "train_step",
+           "time_steps"]
