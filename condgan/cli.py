@@ -59,6 +59,75 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    import torch
+
+    from .metrics.evaluate import (METRICS, cached_real_features, compute_metrics, extract, feature_network,
+                                   generator_batches, read_image_set)
+    from .metrics.weights import cache_dir
+    from .training.loop import pick_device
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise SystemExit(f"--metrics: unknown {', '.join(unknown)}; available: {', '.join(METRICS)}")
+    device = pick_device(args.device)
+    result: dict = {}
+    if args.checkpoint is None:
+        if not (args.real and args.fake):
+            raise SystemExit("condgan evaluate: give a run/checkpoint, or both --real and --fake image sets")
+        fake_images, fake_labels, _ = read_image_set(args.fake)
+        real_images, real_labels, real_name = read_image_set(args.real)
+        net, desc = feature_network(args.evaluator, args.inception_weights, device)
+        from .metrics.evaluate import array_batches
+        fake = extract(net, array_batches(fake_images, fake_labels, args.batch_size), device,
+                       keep_images="msssim" in metrics)
+        result.update(fake=args.fake)
+    else:
+        from . import load
+        from .config import config_from_dict
+        from .training.checkpoint import load_checkpoint, resolve_checkpoint
+        ckpt = resolve_checkpoint(Path(args.checkpoint))
+        cfg = config_from_dict(load_checkpoint(ckpt)["config"])
+        sampler = load(ckpt, device=device)
+        real_images, real_labels, real_name = read_image_set(args.real or cfg.data.source, cfg.data.resolution)
+        net, desc = feature_network(args.evaluator, args.inception_weights, device, sampler.num_classes)
+        fake = extract(net, generator_batches(sampler, args.num_samples, args.truncation, args.seed, args.batch_size),
+                       device, keep_images="msssim" in metrics)
+        result.update(checkpoint=str(ckpt), step=sampler.step, truncation=args.truncation)
+    real = cached_real_features(net, real_images, real_labels, device, None if args.no_cache else cache_dir() / "stats",
+                                args.batch_size)
+    result.update(real=real_name, feature_network=desc)
+    result.update(compute_metrics(real, fake, metrics, fid_mode=args.fid_mode))
+    for k, v in result.items():
+        if not isinstance(v, dict):
+            print(f"{k:>16}: {v}")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+def _evaluator_train(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .data import load_images
+    from .data.resize import with_resolution
+    from .metrics.evaluator import save_evaluator, train_evaluator
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise SystemExit(f"'{out}' exists; pass --force to overwrite it")
+    data = with_resolution(load_images(args.data, split="train"), args.resolution)
+    test = with_resolution(load_images(args.data, split="test"), args.resolution)
+    separate = len(test) != len(data) or not np.array_equal(test.labels, data.labels)
+    net, acc = train_evaluator(data.images, data.labels, data.class_names, epochs=args.epochs,
+                               batch_size=args.batch_size, seed=args.seed, width=args.width,
+                               held_out_images=test.images if separate else None,
+                               held_out_labels=test.labels if separate else None, device=args.device)
+    save_evaluator(net, out, data.class_names, acc, data.source)
+    print(f"held-out accuracy {acc:.4f} ({'test split' if separate else '10% of the data held out'}); saved {out}")
+    return 0
+
+
 def _presets(args: argparse.Namespace) -> int:
     from .config import list_presets, load_config
     for name in list_presets():
@@ -100,6 +169,37 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("overrides", nargs="*", metavar="key=value")
     b.set_defaults(func=_bench)
 
+    e = sub.add_parser("evaluate", help="metrics of a run (or of two image sets)")
+    e.add_argument("checkpoint", nargs="?", help="run folder or checkpoint (omit with --real/--fake)")
+    e.add_argument("--metrics", default="fid,is,kid,prdc", help=f"comma-separated: {', '.join(('fid', 'is', 'kid', 'prdc', 'intra_fid', 'accuracy', 'msssim'))}")
+    e.add_argument("--num-samples", type=int, default=50000)
+    e.add_argument("--truncation", type=float, default=None)
+    e.add_argument("--evaluator", default="inception", help="inception, or a domain evaluator file")
+    e.add_argument("--inception-weights", help="pt_inception-2015-12-05-6726825d.pth or fid-helper's default_1.pt")
+    e.add_argument("--real", help="real images (default: the run's training data)")
+    e.add_argument("--fake", help="generated images (.npz from condgan sample, or any data source)")
+    e.add_argument("--fid-mode", default="torch-fidelity", choices=["torch-fidelity", "pytorch-fid"])
+    e.add_argument("--batch-size", type=int, default=200)
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--device", default="auto")
+    e.add_argument("--no-cache", action="store_true", help="do not read or write cached real features")
+    e.add_argument("--json", help="write the results to this JSON file")
+    e.set_defaults(func=_evaluate)
+
+    ev = sub.add_parser("evaluator", help="domain evaluators (small classifiers for metrics on your own data)")
+    ev_sub = ev.add_subparsers(dest="evaluator_command", required=True)
+    et = ev_sub.add_parser("train", help="train a domain evaluator on labelled data")
+    et.add_argument("--data", required=True, help="a data source (digits, .npz, folder, CIFAR archive)")
+    et.add_argument("--out", required=True, help="where to save it (.pt)")
+    et.add_argument("--resolution", type=int, default=None, help="resize the data first")
+    et.add_argument("--epochs", type=int, default=10)
+    et.add_argument("--batch-size", type=int, default=128)
+    et.add_argument("--width", type=int, default=32)
+    et.add_argument("--seed", type=int, default=0)
+    et.add_argument("--device", default="cpu")
+    et.add_argument("--force", action="store_true")
+    et.set_defaults(func=_evaluator_train)
+
     pr = sub.add_parser("presets", help="list the presets")
     pr.set_defaults(func=_presets)
     return p
@@ -109,10 +209,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from .config import ConfigError
     from .data import DataError
+    from .metrics.weights import WeightsHashError, WeightsNotFoundError
     from .training import CheckpointError, DivergenceError, RunExistsError, TrainingInterrupted
     try:
         return args.func(args)
-    except (ConfigError, DataError, CheckpointError, RunExistsError) as e:
+    except (ConfigError, DataError, CheckpointError, RunExistsError, WeightsNotFoundError, WeightsHashError) as e:
         print(f"condgan: error: {e}", file=sys.stderr)
         return 2
     except DivergenceError as e:

@@ -76,8 +76,8 @@ def load_images(source: str | os.PathLike, *, split: str = "train", num_classes:
                 max_resident_bytes: int = 8 << 30) -> LabelledImages:
     """Load labelled images from `source`: 'digits', a .npz file, a class-folder directory or a CIFAR archive.
 
-    `split` ('train' or 'test') only matters for CIFAR; the other sources are a single set and ignore
-    it. `num_classes`, if given, is checked against the labels and class names. A class-folder
+    `split` ('train' or 'test') matters for CIFAR and for npz files holding x_train/x_test; the other
+    sources are a single set and ignore it. `num_classes`, if given, is checked against the labels and class names. A class-folder
     directory larger than `max_resident_bytes` is not decoded but returned as `files`, to be streamed.
     The string 'digits' always means the embedded set; write './digits' for a folder of that name.
     """
@@ -97,7 +97,7 @@ def load_images(source: str | os.PathLike, *, split: str = "train", num_classes:
         labels, names, images, files, shape = _read_folder(path, max_resident_bytes)
         return _finish(labels, names, num_classes, str(path), images=images, files=files, shape=shape)
     if path.suffix.lower() == ".npz":
-        labels, names, images = _read_npz(path)
+        labels, names, images = _read_npz(path, split)
         return _finish(labels, names, num_classes, str(path), images=images)
     if path.name.lower().endswith((".tar", ".tar.gz", ".tgz")) or _is_tar(path):
         labels, names, images, where = _read_cifar(path, split)
@@ -151,7 +151,8 @@ def _read_digits() -> tuple[np.ndarray, list[str], np.ndarray, str]:
 # .npz with x (N, H, W[, C]) uint8, y (N,) int and optionally class_names.
 
 
-def _read_npz(path: Path) -> tuple[np.ndarray, list[str] | None, np.ndarray]:
+def _read_npz(path: Path, split: str = "train") -> tuple[np.ndarray, list[str] | None, np.ndarray]:
+    """`x`/`y`, or else the split's `x_train`/`y_train` (`x_test`/`y_test`), the Keras-style layout."""
     hint = "write it with np.savez(path, x=images_uint8_NHWC, y=int_labels)"
     try:
         with open(path, "rb") as f:  # ours to close, even when np.load fails halfway
@@ -159,10 +160,11 @@ def _read_npz(path: Path) -> tuple[np.ndarray, list[str] | None, np.ndarray]:
             if not isinstance(z, np.lib.npyio.NpzFile):
                 raise DataError(f"{path} holds a single .npy array, not an .npz archive; {hint}")
             keys = list(z.files)
-            missing = [k for k in ("x", "y") if k not in keys]
+            kx, ky = ("x", "y") if "x" in keys or "y" in keys else (f"x_{split}", f"y_{split}")
+            missing = [k for k in (kx, ky) if k not in keys]
             if missing:
                 raise DataError(f"{path} has no {' or '.join(map(repr, missing))} array (it has {keys}); {hint}")
-            x, y = z["x"], z["y"]
+            x, y = z[kx], z[ky]
             try:
                 names = z["class_names"] if "class_names" in keys else None
             except ValueError as e:  # an object array, which would need pickle

@@ -1,0 +1,1 @@
+"""Evaluation metrics: feature extractors and metric formulas (pure functions of features)."""

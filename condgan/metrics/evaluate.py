@@ -1,0 +1,182 @@
+"""From images to numbers: run a feature network over real and generated images and compute the metrics.
+
+Generated images stream from the generator straight into the feature network (nothing written to disk);
+real-image features are cached on disk, keyed by a hash of the data and of the feature network.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+METRICS = ("fid", "is", "kid", "prdc", "intra_fid", "accuracy", "msssim")
+
+
+@dataclass
+class Features:
+    pool: np.ndarray                 # (N, F) float64
+    logits: np.ndarray | None        # (N, K) float64, when the network has a classifier
+    labels: np.ndarray | None        # (N,) int64 class ids, when known
+    images: np.ndarray | None = None  # (N, H, W, C) uint8, kept only when a metric needs pixels (MS-SSIM)
+
+
+def network_fingerprint(net: nn.Module) -> str:
+    """sha256 over the network's state (names, shapes, values): a cache key that changes with any weight."""
+    h = hashlib.sha256(type(net).__name__.encode())
+    h.update(str(getattr(net, "resize", "")).encode())
+    for name, t in net.state_dict().items():
+        h.update(name.encode())
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def data_fingerprint(images: np.ndarray, labels: np.ndarray | None) -> str:
+    h = hashlib.sha256(str(images.shape).encode())
+    h.update(np.ascontiguousarray(images).tobytes())
+    if labels is not None:
+        h.update(np.ascontiguousarray(labels.astype(np.int64)).tobytes())
+    return h.hexdigest()
+
+
+@torch.no_grad()
+def extract(net: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor | None]], device: torch.device,
+            keep_images: bool = False) -> Features:
+    """Run `net` over batches of (uint8 NCHW images, labels) and gather features in float64."""
+    pools, logits, labels, images = [], [], [], []
+    for x, y in batches:
+        out = net(x.to(device))
+        pools.append(out["pool"].double().cpu())
+        if out.get("logits") is not None:
+            logits.append(out["logits"].double().cpu())
+        if y is not None:
+            labels.append(y.cpu().long())
+        if keep_images:
+            images.append(x.permute(0, 2, 3, 1).cpu())
+    cat = lambda xs: torch.cat(xs).numpy() if xs else None  # noqa: E731
+    return Features(cat(pools), cat(logits), cat(labels), cat(images))
+
+
+def array_batches(images: np.ndarray, labels: np.ndarray | None, batch_size: int
+                  ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    """(N, H, W, C) uint8 array -> batches of uint8 NCHW tensors."""
+    for i in range(0, len(images), batch_size):
+        x = torch.from_numpy(np.ascontiguousarray(images[i:i + batch_size])).permute(0, 3, 1, 2)
+        y = torch.from_numpy(labels[i:i + batch_size].astype(np.int64)) if labels is not None else None
+        yield x, y
+
+
+def generator_batches(sampler, num_samples: int, truncation: float | None, seed: int, batch_size: int
+                      ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Class-balanced labels (0, 1, ..., K-1, 0, ...) in a fixed order; each batch has its own seed."""
+    labels = torch.arange(num_samples) % sampler.num_classes
+    for b, i in enumerate(range(0, num_samples, batch_size)):
+        y = labels[i:i + batch_size]
+        yield sampler.sample(y, truncation=truncation, seed=seed * 1_000_003 + b).permute(0, 3, 1, 2), y
+
+
+def cached_real_features(net: nn.Module, images: np.ndarray, labels: np.ndarray | None, device: torch.device,
+                         cache: Path | None, batch_size: int = 200) -> Features:
+    """Real-image features, loaded from / saved to `cache` (atomically) under data and network hashes."""
+    path = None
+    if cache is not None:
+        key = f"{data_fingerprint(images, labels)[:20]}-{network_fingerprint(net)[:20]}"
+        path = Path(cache) / f"features-{key}.npz"
+        if path.is_file():
+            with np.load(path) as f:
+                return Features(f["pool"], f["logits"] if "logits" in f else None,
+                                f["labels"] if "labels" in f else None)
+    feats = extract(net, array_batches(images, labels, batch_size), device)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {k: v for k, v in (("pool", feats.pool), ("logits", feats.logits), ("labels", feats.labels))
+                  if v is not None}
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
+        np.savez(tmp, **arrays)
+        tmp.replace(path)
+    return feats
+
+
+def read_image_set(source: str, resolution: int | None = None) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """Images to evaluate: an .npz written by `condgan sample` (`images`, `labels`) or any data source."""
+    if source.endswith(".npz") and Path(source).is_file():
+        with np.load(source) as f:
+            if "images" in f.files:
+                labels = f["labels"].astype(np.int64) if "labels" in f.files else None
+                return f["images"], labels, source
+    from ..data import load_images
+    from ..data.resize import with_resolution
+    data = with_resolution(load_images(source), resolution)
+    if data.images is None:
+        raise ValueError(f"'{source}' is too large to hold in memory for evaluation.")
+    return data.images, data.labels, data.source
+
+
+def compute_metrics(real: Features, fake: Features, metrics: Iterable[str], *, fid_mode: str = "torch-fidelity",
+                    log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
+    """The requested metrics from features; keys as in `condgan evaluate --json`."""
+    from .accuracy import accuracy
+    from .fid import fid_from_features
+    from .inception_score import inception_score
+    from .intra_fid import intra_class_fid
+    from .kid import kid_from_features
+    from .msssim import class_msssim
+    from .prdc import prdc
+    out: dict[str, Any] = {"num_real": len(real.pool), "num_fake": len(fake.pool)}
+    for m in metrics:
+        log(f"computing {m}")
+        if m == "fid":
+            out["fid"] = fid_from_features(real.pool, fake.pool, mode=fid_mode)
+        elif m == "is":
+            if fake.logits is None:
+                raise ValueError("The Inception Score needs classifier logits; this feature network has none "
+                                 "(the fid-helper TorchScript file gives features only).")
+            out["is_mean"], out["is_std"] = inception_score(fake.logits)
+        elif m == "kid":
+            size = min(1000, len(real.pool), len(fake.pool))
+            out["kid_mean"], out["kid_std"] = kid_from_features(real.pool, fake.pool, subset_size=size)
+        elif m == "prdc":
+            out.update(prdc(real.pool, fake.pool))
+        elif m == "intra_fid":
+            if real.labels is None or fake.labels is None:
+                raise ValueError("Intra-class FID needs labels for both real and generated images.")
+            r = intra_class_fid(real.pool, real.labels, fake.pool, fake.labels, mode=fid_mode)
+            out["intra_fid_mean"] = r["mean"]
+            out["intra_fid"] = {str(k): v for k, v in r["per_class"].items()}
+        elif m == "accuracy":
+            if fake.logits is None or fake.labels is None:
+                raise ValueError("Classifier accuracy needs a feature network with a classifier and labelled samples.")
+            out["accuracy_top1"], out["accuracy_top5"] = accuracy(fake.logits, fake.labels)
+        elif m == "msssim":
+            if fake.images is None or fake.labels is None:
+                raise ValueError("MS-SSIM needs the generated images and their labels.")
+            images = torch.from_numpy(fake.images).permute(0, 3, 1, 2)
+            side = min(images.shape[-2:])
+            win = 11 if side >= 11 else (side // 2) * 2 - 1  # tiny images: the largest odd window that fits
+            r = class_msssim(images, fake.labels, win_size=win)
+            out["msssim_mean"] = r["mean"]
+            out["msssim_window"] = win
+        else:
+            raise ValueError(f"Unknown metric '{m}'; available: {', '.join(METRICS)}.")
+    return out
+
+
+def feature_network(evaluator: str, inception_weights: str | None, device: torch.device,
+                    num_classes: int | None = None) -> tuple[nn.Module, str]:
+    """'inception' (FID Inception-v3; weights from --inception-weights, $CONDGAN_INCEPTION_WEIGHTS or the cache)
+    or the path of a domain evaluator trained with `condgan evaluator train`."""
+    if evaluator == "inception":
+        from .weights import load_feature_network
+        return load_feature_network(inception_weights, device=device), "inception"
+    from .evaluator import load_evaluator
+    net, meta = load_evaluator(Path(evaluator), device=device)
+    if num_classes is not None and net.num_classes != num_classes:
+        print(f"note: evaluator '{evaluator}' has {net.num_classes} classes, the data {num_classes}; "
+              "accuracy compares class ids as they are.")
+    return net, f"evaluator {evaluator} (held-out accuracy {meta['held_out_accuracy']:.4f})"

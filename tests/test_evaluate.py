@@ -1,0 +1,115 @@
+"""The evaluation pipeline: domain evaluators, cached real features, `condgan evaluate` end to end."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import condgan
+from condgan.cli import main
+from condgan.config import load_config
+from condgan.metrics import evaluate as ev
+from condgan.metrics.evaluator import DomainClassifier, load_evaluator, save_evaluator, train_evaluator
+from condgan.training import CheckpointError
+
+
+def two_class_images(n=200, res=12, seed=0):
+    """Class 0: a bright left half; class 1: a bright right half (plus noise). Linearly separable."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 2
+    x = rng.integers(0, 60, (n, res, res, 1)).astype(np.uint8)
+    for i, c in enumerate(y):
+        x[i, :, (res // 2) * c:(res // 2) * (c + 1)] += 180
+    return x, y
+
+
+def test_domain_evaluator_learns_and_round_trips(tmp_path):
+    x, y = two_class_images(400)
+    net, acc = train_evaluator(x, y, ["left", "right"], epochs=8, batch_size=32, width=4, log=lambda s: None)
+    assert acc >= 0.9
+    save_evaluator(net, tmp_path / "ev.pt", ["left", "right"], acc, "synthetic")
+    loaded, meta = load_evaluator(tmp_path / "ev.pt")
+    assert meta["held_out_accuracy"] == pytest.approx(acc) and meta["class_names"] == ["left", "right"]
+    batch = torch.from_numpy(x[:8]).permute(0, 3, 1, 2)
+    a, b = net(batch), loaded(batch)
+    assert torch.equal(a["pool"], b["pool"]) and a["logits"].shape == (8, 2)
+
+
+def test_evaluator_resizes_inputs_and_checks_channels():
+    net = DomainClassifier(1, 3, resolution=16, width=4).eval()
+    assert net(torch.zeros(2, 1, 32, 32, dtype=torch.uint8))["pool"].shape == (2, net.feature_dim)
+    with pytest.raises(ValueError, match="1-channel"):
+        net(torch.zeros(2, 3, 16, 16, dtype=torch.uint8))
+
+
+def test_training_checkpoint_is_not_an_evaluator(tmp_path, tiny_overrides):
+    ckpt = condgan.train(load_config("digits", tiny_overrides), tmp_path / "run", progress=False)
+    with pytest.raises(CheckpointError, match="not an evaluator"):
+        load_evaluator(ckpt)
+
+
+def test_real_features_are_cached_by_data_and_network(tmp_path, monkeypatch):
+    x, y = two_class_images(40)
+    net = DomainClassifier(1, 2, 12, width=4).eval()
+    first = ev.cached_real_features(net, x, y, torch.device("cpu"), tmp_path)
+    assert len(list(tmp_path.glob("features-*.npz"))) == 1
+    monkeypatch.setattr(ev, "extract", lambda *a, **k: pytest.fail("cache was not used"))
+    second = ev.cached_real_features(net, x, y, torch.device("cpu"), tmp_path)
+    assert np.array_equal(first.pool, second.pool) and np.array_equal(first.labels, second.labels)
+    monkeypatch.undo()
+    with torch.no_grad():
+        net.fc.weight.add_(1.0)  # other weights -> other key
+    ev.cached_real_features(net, x, y, torch.device("cpu"), tmp_path)
+    x2 = x.copy()
+    x2[0, 0, 0, 0] ^= 1  # other data -> other key
+    ev.cached_real_features(net, x2, y, torch.device("cpu"), tmp_path)
+    assert len(list(tmp_path.glob("features-*.npz"))) == 3
+
+
+def test_evaluate_run_writes_every_requested_metric(tmp_path, tiny_overrides, monkeypatch):
+    monkeypatch.setenv("CONDGAN_CACHE", str(tmp_path / "cache"))
+    run = tmp_path / "run"
+    condgan.train(load_config("digits", tiny_overrides), run, progress=False)
+    net = DomainClassifier(1, 10, 16, width=4)
+    save_evaluator(net, tmp_path / "ev.pt", [str(i) for i in range(10)], 0.1, "random")
+    out = tmp_path / "m.json"
+    assert main(["evaluate", str(run), "--evaluator", str(tmp_path / "ev.pt"), "--num-samples", "60",
+                 "--metrics", "fid,is,kid,prdc,intra_fid,accuracy,msssim", "--device", "cpu",
+                 "--json", str(out)]) == 0
+    r = json.loads(out.read_text())
+    for key in ("fid", "is_mean", "is_std", "kid_mean", "kid_std", "precision", "recall", "density", "coverage",
+                "intra_fid_mean", "accuracy_top1", "accuracy_top5", "msssim_mean"):
+        assert np.isfinite(r[key]), key
+    assert r["num_fake"] == 60 and r["num_real"] == 1797 and r["step"] == 4
+    assert set(r["intra_fid"]) == {str(i) for i in range(10)}
+    assert list((tmp_path / "cache" / "stats").glob("features-*.npz"))
+
+
+def test_evaluate_two_image_sets(tmp_path, monkeypatch):
+    monkeypatch.setenv("CONDGAN_CACHE", str(tmp_path / "cache"))
+    x, y = two_class_images(120)
+    np.savez(tmp_path / "real.npz", x=x, y=y)
+    np.savez(tmp_path / "same.npz", images=x, labels=y)
+    np.savez(tmp_path / "noise.npz", images=np.random.default_rng(1).integers(0, 256, x.shape, dtype=np.uint8),
+             labels=y)
+    net = DomainClassifier(1, 2, 12, width=4)
+    save_evaluator(net, tmp_path / "ev.pt", ["l", "r"], 0.5, "random")
+    fids = {}
+    for fake in ("same", "noise"):
+        out = tmp_path / f"{fake}.json"
+        assert main(["evaluate", "--real", str(tmp_path / "real.npz"), "--fake", str(tmp_path / f"{fake}.npz"),
+                     "--evaluator", str(tmp_path / "ev.pt"), "--metrics", "fid,kid", "--device", "cpu",
+                     "--json", str(out)]) == 0
+        fids[fake] = json.loads(out.read_text())["fid"]
+    assert abs(fids["same"]) < 1e-6 and fids["noise"] > 100 * max(abs(fids["same"]), 1e-6)
+
+
+def test_offline_inception_without_weights_says_what_to_put_where(tmp_path, tiny_overrides, monkeypatch, capsys):
+    monkeypatch.setenv("CONDGAN_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.delenv("CONDGAN_INCEPTION_WEIGHTS", raising=False)
+    run = tmp_path / "run"
+    condgan.train(load_config("digits", tiny_overrides), run, progress=False)
+    assert main(["evaluate", str(run), "--num-samples", "10", "--metrics", "fid", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "pt_inception-2015-12-05-6726825d.pth" in err and "6726825d0af5f729" in err
+    assert str(tmp_path / "empty-cache") in err
