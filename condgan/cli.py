@@ -91,11 +91,16 @@ def _evaluate(args: argparse.Namespace) -> int:
         sampler = load(ckpt, device=device)
         real_images, real_labels, real_name = read_image_set(args.real or cfg.data.source, cfg.data.resolution)
         net, desc = feature_network(args.evaluator, args.inception_weights, device, sampler.num_classes)
+        real = cached_real_features(net, real_images, real_labels, device,
+                                    None if args.no_cache else cache_dir() / "stats", args.batch_size)
+        if args.truncation_sweep:
+            return _truncation_sweep(args, sampler, net, real, ckpt)
         fake = extract(net, generator_batches(sampler, args.num_samples, args.truncation, args.seed, args.batch_size),
                        device, keep_images="msssim" in metrics)
         result.update(checkpoint=str(ckpt), step=sampler.step, truncation=args.truncation)
-    real = cached_real_features(net, real_images, real_labels, device, None if args.no_cache else cache_dir() / "stats",
-                                args.batch_size)
+    if args.checkpoint is None:
+        real = cached_real_features(net, real_images, real_labels, device,
+                                    None if args.no_cache else cache_dir() / "stats", args.batch_size)
     result.update(real=real_name, feature_network=desc)
     result.update(compute_metrics(real, fake, metrics, fid_mode=args.fid_mode))
     for k, v in result.items():
@@ -104,6 +109,34 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+def _truncation_sweep(args: argparse.Namespace, sampler, net, real, ckpt: Path) -> int:
+    """BigGAN's IS-vs-FID trade-off: FID and IS at each truncation threshold, as CSV and PNG."""
+    import csv
+
+    from .metrics.evaluate import compute_metrics, extract, generator_batches
+    from .plots import plot_truncation_curve
+    values = [float(v) for v in args.truncations.split(",")]
+    metrics = ["fid"] + (["is"] if real.logits is not None else [])
+    rows = []
+    for trunc in values:
+        fake = extract(net, generator_batches(sampler, args.num_samples, trunc, args.seed, args.batch_size),
+                       sampler.device)
+        r = compute_metrics(real, fake, metrics)
+        rows.append({"truncation": trunc, "fid": r["fid"], "is_mean": r.get("is_mean"), "is_std": r.get("is_std")})
+        print(f"truncation {trunc:5.2f}: FID {r['fid']:.3f}" + (f"  IS {r['is_mean']:.3f}" if "is_mean" in r else ""))
+    run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
+    out_csv = Path(args.json).with_suffix(".csv") if args.json else run_dir / "truncation_sweep.csv"
+    with open(out_csv, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["truncation", "fid", "is_mean", "is_std"])
+        w.writeheader()
+        w.writerows(rows)
+    png = plot_truncation_curve(rows, out_csv.with_suffix(".png"))
+    print(f"Wrote {out_csv}" + (f" and {png}" if png else ""))
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
     return 0
 
 
@@ -125,6 +158,13 @@ def _evaluator_train(args: argparse.Namespace) -> int:
                                held_out_labels=test.labels if separate else None, device=args.device)
     save_evaluator(net, out, data.class_names, acc, data.source)
     print(f"held-out accuracy {acc:.4f} ({'test split' if separate else '10% of the data held out'}); saved {out}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from .report import write_report
+    path = write_report(Path(args.run), Path(args.out) if args.out else None)
+    print(f"Wrote {path}")
     return 0
 
 
@@ -184,6 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--device", default="auto")
     e.add_argument("--no-cache", action="store_true", help="do not read or write cached real features")
     e.add_argument("--json", help="write the results to this JSON file")
+    e.add_argument("--truncation-sweep", action="store_true", help="FID/IS at several truncations: CSV + PNG")
+    e.add_argument("--truncations", default="2.0,1.5,1.0,0.75,0.5,0.25", help="thresholds for the sweep")
     e.set_defaults(func=_evaluate)
 
     ev = sub.add_parser("evaluator", help="domain evaluators (small classifiers for metrics on your own data)")
@@ -199,6 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
     et.add_argument("--device", default="cpu")
     et.add_argument("--force", action="store_true")
     et.set_defaults(func=_evaluator_train)
+
+    r = sub.add_parser("report", help="a self-contained HTML page: curves, metrics, sample grids")
+    r.add_argument("run", help="run folder")
+    r.add_argument("--out", help="HTML file (default RUN/report/index.html)")
+    r.set_defaults(func=_report)
 
     pr = sub.add_parser("presets", help="list the presets")
     pr.set_defaults(func=_presets)

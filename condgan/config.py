@@ -90,6 +90,12 @@ class TrainConfig:
     grid_classes: int = 10           # rows of the per-class sample grid
     grid_per_class: int = 8
     threads: int = 0                 # CPU threads for torch (0: torch's default)
+    eval_every: int = 0              # evaluate G_ema every N steps (0: never during training)
+    eval_metrics: str = "fid"        # comma-separated, as `condgan evaluate --metrics`
+    eval_samples: int = 10_000
+    evaluator: str = "inception"     # inception, or a domain evaluator file (`condgan evaluator train`)
+    inception_weights: str | None = None
+    best_metric: str = "fid"         # kept as checkpoints/best.pt (lower is better for fid/kid/intra-FID)
     on_divergence: str = "stop"      # stop | rollback: what a NaN/Inf loss or weight does
     rollback_lr_factor: float = 0.5  # rollback: learning rates are multiplied by this
     max_rollbacks: int = 3
@@ -294,6 +300,7 @@ def validate(cfg: Config) -> None:
     check(cfg.data.resident in ("auto", "yes", "no"), "data.resident", "must be auto, yes or no.")
     check(cfg.loss.adversarial in ("hinge", "nonsaturating"), "loss.adversarial", "must be hinge or nonsaturating.")
     check(cfg.G.z_dim > 0, "G.z_dim", "must be positive.")
+    check(t.eval_every >= 0, "train.eval_every", "must be 0 (off) or positive.")
     for k in ("train.log_every", "train.grid_every", "train.ckpt_every"):
         check(_get(cfg, k) > 0, k, "must be positive.")
 

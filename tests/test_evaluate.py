@@ -113,3 +113,27 @@ def test_offline_inception_without_weights_says_what_to_put_where(tmp_path, tiny
     err = capsys.readouterr().err
     assert "pt_inception-2015-12-05-6726825d.pth" in err and "6726825d0af5f729" in err
     assert str(tmp_path / "empty-cache") in err
+
+
+def test_metrics_during_training_and_best_checkpoint(tmp_path, tiny_overrides, monkeypatch):
+    monkeypatch.setenv("CONDGAN_CACHE", str(tmp_path / "cache"))
+    net = DomainClassifier(1, 10, 16, width=4)
+    save_evaluator(net, tmp_path / "ev.pt", [str(i) for i in range(10)], 0.1, "random")
+    cfg = load_config("digits", {**tiny_overrides, "train.steps": 6, "train.keep_ckpts": 1, "train.eval_every": 2,
+                                 "train.eval_samples": 40, "train.eval_metrics": "fid,kid",
+                                 "train.evaluator": str(tmp_path / "ev.pt")})
+    run = tmp_path / "run"
+    condgan.train(cfg, run, progress=False)
+    rows = [json.loads(x) for x in (run / "stats.jsonl").read_text().splitlines()]
+    evals = [r for r in rows if "metric/fid" in r]
+    assert [r["step"] for r in evals] == [2, 4, 6] and all(np.isfinite(r["metric/kid_mean"]) for r in evals)
+    best = load_checkpoint_state(run / "checkpoints" / "best.pt")
+    assert best["best"]["value"] == min(r["metric/fid"] for r in evals)
+    assert best["step"] == min(evals, key=lambda r: r["metric/fid"])["step"]
+    names = sorted(p.name for p in (run / "checkpoints").iterdir())
+    assert names == ["best.pt", "checkpoint-0000006.pt"]  # keep-last-1 plus the best, never pruned
+
+
+def load_checkpoint_state(path):
+    from condgan.training import load_checkpoint
+    return load_checkpoint(path)

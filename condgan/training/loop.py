@@ -26,6 +26,7 @@ from ..models import build_networks
 from ..sample import ConditionalSampler, save_png
 from .checkpoint import checkpoint_name, list_checkpoints, load_checkpoint, prune_checkpoints, save_checkpoint
 from .ema import EMA, standing_stats
+from .evaluation import TrainingEvaluator
 from .guards import (DivergenceError, DivergenceMonitor, StopSignals, TrainingInterrupted,
                      check_parameters)
 from .logger import RunLogger
@@ -206,10 +207,11 @@ def refresh_standing_stats(t: Trainer) -> None:
         standing_stats(t.G_ema, inputs, t.cfg.train.standing_stats)
 
 
-def save_training_checkpoint(t: Trainer, loader, meta: dict[str, Any], run_dir: Path) -> Path:
-    path = run_dir / "checkpoints" / checkpoint_name(t.step)
+def save_training_checkpoint(t: Trainer, loader, meta: dict[str, Any], run_dir: Path,
+                             name: str | None = None, **extra: Any) -> Path:
+    path = run_dir / "checkpoints" / (name or checkpoint_name(t.step))
     save_checkpoint({**t.state_dict(), "config": t.cfg.to_dict(), "data": meta, "loader": loader.state_dict(),
-                     "rng": _rng_state()}, path)
+                     "rng": _rng_state(), **extra}, path)
     prune_checkpoints(run_dir / "checkpoints", t.cfg.train.keep_ckpts)
     return path
 
@@ -232,6 +234,30 @@ def _check_finite(t: Trainer, monitor: DivergenceMonitor) -> None:
             problems.append(str(e))
     if problems:
         raise DivergenceError("; ".join(problems))
+
+
+def _roll_back_or_raise(err: DivergenceError, t: Trainer, loader, last_ckpt: Path | None, rollbacks: int,
+                        data: LabelledImages, logger: RunLogger, monitor: DivergenceMonitor) -> int:
+    """train.on_divergence=rollback: reload the last (finite) checkpoint, cut both learning rates, go on.
+    Otherwise, or when no rollback is left, stop with a message saying where the last good state is."""
+    cfg = t.cfg.train
+    if cfg.on_divergence != "rollback" or last_ckpt is None or rollbacks >= cfg.max_rollbacks:
+        where = f" The last good checkpoint is {last_ckpt}." if last_ckpt else ""
+        raise DivergenceError(f"Training diverged: {err} (detected at step {t.step}).{where} Lower the learning "
+                              "rates and --resume, or set train.on_divergence=rollback.") from None
+    _restore(t, loader, last_ckpt, data, t.device)
+    for opt in (t.g_opt, t.d_opt):
+        for group in opt.param_groups:
+            group["lr"] *= cfg.rollback_lr_factor
+    monitor.reset()
+    logger.pending.clear()
+    logger.write({"step": t.step, "event": "rollback", "reason": str(err),
+                  "g_lr": t.g_opt.param_groups[0]["lr"], "d_lr": t.d_opt.param_groups[0]["lr"]})
+    print(f"Diverged ({err}); rolled back to {last_ckpt} with learning rates x{cfg.rollback_lr_factor} "
+          f"(rollback {rollbacks + 1}/{cfg.max_rollbacks}).", flush=True)
+    logger.bar.reset(total=cfg.steps)
+    logger.bar.update(t.step)
+    return rollbacks + 1
 
 
 def train(cfg: Config, outdir: str | Path, resume: bool = False, force: bool = False,
@@ -265,6 +291,10 @@ def train(cfg: Config, outdir: str | Path, resume: bool = False, force: bool = F
         print(f"Resuming from {last_ckpt} at step {t.step}.", flush=True)
     save_config(cfg, run_dir / "config.yaml")
 
+    evaluator = TrainingEvaluator(cfg, data, device) if cfg.train.eval_every > 0 else None
+    best = run_dir / "checkpoints" / "best.pt"
+    if evaluator is not None and resume and best.is_file():  # a resumed run must beat its own best
+        evaluator.best = load_checkpoint(best).get("best", {}).get("value")
     logger = RunLogger(run_dir, cfg.train.steps, t.step, progress)
     monitor = DivergenceMonitor()
     images_per_step = cfg.train.batch_size * cfg.train.d_steps
@@ -280,38 +310,27 @@ def train(cfg: Config, outdir: str | Path, resume: bool = False, force: bool = F
                 log = t.step % cfg.train.log_every == 0 or done
                 grid = t.step % cfg.train.grid_every == 0 or done
                 ckpt = t.step % cfg.train.ckpt_every == 0 or done
-                if log or grid or ckpt:  # already sync points: check finiteness here, never inside the step
+                evaluate = evaluator is not None and (t.step % cfg.train.eval_every == 0 or done)
+                if log or grid or ckpt or evaluate:  # sync points anyway: check finiteness here, not in the step
                     try:
                         _check_finite(t, monitor)
                     except DivergenceError as e:
-                        if cfg.train.on_divergence != "rollback" or last_ckpt is None or \
-                                rollbacks >= cfg.train.max_rollbacks:
-                            where = f" The last good checkpoint is {last_ckpt}." if last_ckpt else ""
-                            raise DivergenceError(
-                                f"Training diverged: {e} (detected at step {t.step}).{where} Lower the learning "
-                                "rates and --resume, or set train.on_divergence=rollback.") from None
-                        rollbacks += 1
-                        _restore(t, loader, last_ckpt, data, device)
-                        for opt in (t.g_opt, t.d_opt):
-                            for group in opt.param_groups:
-                                group["lr"] *= cfg.train.rollback_lr_factor
-                        monitor.reset()
-                        logger.pending.clear()
-                        logger.write({"step": t.step, "event": "rollback", "reason": str(e),
-                                      "g_lr": t.g_opt.param_groups[0]["lr"], "d_lr": t.d_opt.param_groups[0]["lr"]})
-                        print(f"Diverged ({e}); rolled back to {last_ckpt} with learning rates x"
-                              f"{cfg.train.rollback_lr_factor} (rollback {rollbacks}/{cfg.train.max_rollbacks}).")
-                        logger.bar.reset(total=cfg.train.steps)
-                        logger.bar.update(t.step)
+                        rollbacks = _roll_back_or_raise(e, t, loader, last_ckpt, rollbacks, data, logger, monitor)
                         continue
                 if log:
                     logger.flush(t.step, images_per_step)
-                if grid or ckpt:
+                if grid or ckpt or evaluate:
                     refresh_standing_stats(t)
                 if grid:
                     write_grid(t, meta, run_dir, logger)
                 if ckpt:
                     last_ckpt = save_training_checkpoint(t, loader, meta, run_dir)
+                if evaluate:
+                    row = {"step": t.step, **evaluator(t.G_ema, meta["class_names"])}
+                    logger.write(row)
+                    if evaluator.is_best(row):  # kept beside the last K, never pruned, never resumed from
+                        save_training_checkpoint(t, loader, meta, run_dir, name="best.pt",
+                                                 best={"metric": evaluator.best_key, "value": evaluator.best})
                 if stop.requested is not None:
                     name = signal.Signals(stop.requested).name
                     raise TrainingInterrupted(

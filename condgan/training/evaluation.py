@@ -1,0 +1,46 @@
+"""Metrics during training: every `train.eval_every` steps the EMA generator is evaluated against the
+training data, the figures are logged as `metric/*`, and the best-FID checkpoint is kept as `best.pt`."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ..metrics.evaluate import cached_real_features, compute_metrics, extract, feature_network, generator_batches
+from ..metrics.weights import cache_dir
+from ..sample import ConditionalSampler
+
+LOWER_IS_BETTER = ("fid", "kid_mean", "intra_fid_mean")
+
+
+class TrainingEvaluator:
+    def __init__(self, cfg, data, device: torch.device):
+        t = cfg.train
+        if data.images is None:
+            raise ValueError("train.eval_every needs the training data in memory; evaluate streamed data "
+                             "afterwards with `condgan evaluate`.")
+        self.metrics = [m.strip() for m in t.eval_metrics.split(",") if m.strip()]
+        self.samples, self.seed, self.device = t.eval_samples, t.seed, device
+        self.net, self.name = feature_network(t.evaluator, t.inception_weights, device, data.num_classes)
+        self.real = cached_real_features(self.net, data.images, data.labels, device, cache_dir() / "stats")
+        self.best_key = t.best_metric
+        self.best: float | None = None
+
+    @torch.no_grad()
+    def __call__(self, G_ema, class_names) -> dict[str, Any]:
+        sampler = ConditionalSampler(G_ema, class_names, self.device)
+        fake = extract(self.net, generator_batches(sampler, self.samples, None, self.seed, 250), self.device,
+                       keep_images="msssim" in self.metrics)
+        out = compute_metrics(self.real, fake, self.metrics)
+        return {f"metric/{k}": v for k, v in out.items() if isinstance(v, (int, float))}
+
+    def is_best(self, row: dict[str, Any]) -> bool:
+        """True when the row improves on the best value of `train.best_metric` seen so far."""
+        value = row.get(f"metric/{self.best_key}")
+        if value is None:
+            return False
+        lower = self.best_key in LOWER_IS_BETTER
+        if self.best is None or (value < self.best if lower else value > self.best):
+            self.best = value
+            return True
+        return False
