@@ -160,7 +160,7 @@ def plot_speed(rows: Sequence[Row], path: Path | str) -> Path | None:
         ax.axhline(med, color="gray", linestyle=":", linewidth=1, label=f"median {med:,.0f} images/s")
         ax.set(title="Training speed", xlabel="step", ylabel="images / s")
         ax.set_ylim(bottom=0)
-        ax.legend(loc="lower right")
+        ax.legend(loc="best", framealpha=0.9)
         fig.tight_layout()
         return _save(fig, path)
 

@@ -168,7 +168,7 @@ def metric_summary(rows: list[dict[str, Any]]) -> list[list[Any]]:
     for key in plots.metric_keys(rows):
         steps, values = plots.series(rows, key)
         low = plots.lower_is_better(key)
-        b = int(values.argmax() if low else values.argmax())
+        b = int(values.argmin() if low else values.argmax())
         out.append([key.removeprefix("metric/"), float(values[-1]), int(steps[-1]), float(values[b]),
                     int(steps[b])])
     return out

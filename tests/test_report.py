@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from condgan import plots
@@ -105,6 +106,10 @@ def run(tmp_path: Path) -> Path:
     _grid(run / "grids" / "grid-0000500.png", value=128)
     (run / "truncation_sweep.csv").write_text("truncation,fid,is_mean,is_std\n0.5,60.1,4.2,0.1\n"
                                               "1.0,45.3,3.9,0.1\n2.0,50.0,3.5,0.2\n")
+    names = [f"class-{c}-name" for c in range(5)]  # 5 classes, grids show 3 of them: 0, 2, 4
+    (run / "checkpoints").mkdir()
+    torch.save({"format": "condgan-checkpoint-v1", "data": {"class_names": names}},
+               run / "checkpoints" / "checkpoint-0000500.pt")
     (run / "metrics-final.json").write_text(json.dumps({"fid": 44.0, "step": 500, "per_class": {"0": 1.0}}))
     return run
 
@@ -126,6 +131,7 @@ def test_full_report_embeds_every_promised_figure(run: Path):
     latest = np.asarray(_png(page.imgs["grid-latest"]["src"]).convert("L"))
     assert latest.shape == (26, 35) and latest[0, 0] == 128
     assert "grid-0000500.png" in text
+    assert all(f"class-{c}-name" in text for c in (0, 2, 4)) and "class-1-name" not in text
     # Header: preset, steps done / planned.
     assert "digits" in text and "500 / 1000" in text and "a fake run" in text
     # Best FID is the minimum, latest is the last one logged.
