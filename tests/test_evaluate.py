@@ -137,3 +137,22 @@ def test_metrics_during_training_and_best_checkpoint(tmp_path, tiny_overrides, m
 def load_checkpoint_state(path):
     from condgan.training import load_checkpoint
     return load_checkpoint(path)
+
+
+def test_truncation_sweep_and_report_from_the_cli(tmp_path, tiny_overrides, monkeypatch):
+    import csv
+
+    from PIL import Image
+    monkeypatch.setenv("CONDGAN_CACHE", str(tmp_path / "cache"))
+    run = tmp_path / "run"
+    condgan.train(load_config("digits", tiny_overrides), run, progress=False)
+    save_evaluator(DomainClassifier(1, 10, 16, width=4), tmp_path / "ev.pt", [str(i) for i in range(10)], 0.1, "r")
+    assert main(["evaluate", str(run), "--evaluator", str(tmp_path / "ev.pt"), "--num-samples", "40",
+                 "--truncation-sweep", "--truncations", "1.5,0.5", "--device", "cpu"]) == 0
+    rows = list(csv.DictReader(open(run / "truncation_sweep.csv")))
+    assert [float(r["truncation"]) for r in rows] == [1.5, 0.5]
+    assert all(np.isfinite(float(r["fid"])) and np.isfinite(float(r["is_mean"])) for r in rows)
+    assert Image.open(run / "truncation_sweep.png").size[0] > 200
+    assert main(["report", str(run)]) == 0
+    html = (run / "report" / "index.html").read_text()
+    assert 'id="plot-truncation"' in html and 'id="plot-losses"' in html
