@@ -71,6 +71,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     if unknown:
         raise SystemExit(f"--metrics: unknown {', '.join(unknown)}; available: {', '.join(METRICS)}")
     device = pick_device(args.device)
+    cache = None if args.no_cache else cache_dir() / "stats"
     result: dict = {}
     if args.checkpoint is None:
         if not (args.real and args.fake):
@@ -78,6 +79,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         fake_images, fake_labels, _ = read_image_set(args.fake)
         real_images, real_labels, real_name = read_image_set(args.real)
         net, desc = feature_network(args.evaluator, args.inception_weights, device)
+        real = cached_real_features(net, real_images, real_labels, device, cache, args.batch_size)
         from .metrics.evaluate import array_batches
         fake = extract(net, array_batches(fake_images, fake_labels, args.batch_size), device,
                        keep_images="msssim" in metrics)
@@ -91,16 +93,12 @@ def _evaluate(args: argparse.Namespace) -> int:
         sampler = load(ckpt, device=device)
         real_images, real_labels, real_name = read_image_set(args.real or cfg.data.source, cfg.data.resolution)
         net, desc = feature_network(args.evaluator, args.inception_weights, device, sampler.num_classes)
-        real = cached_real_features(net, real_images, real_labels, device,
-                                    None if args.no_cache else cache_dir() / "stats", args.batch_size)
+        real = cached_real_features(net, real_images, real_labels, device, cache, args.batch_size)
         if args.truncation_sweep:
             return _truncation_sweep(args, sampler, net, real, ckpt)
         fake = extract(net, generator_batches(sampler, args.num_samples, args.truncation, args.seed, args.batch_size),
                        device, keep_images="msssim" in metrics)
         result.update(checkpoint=str(ckpt), step=sampler.step, truncation=args.truncation)
-    if args.checkpoint is None:
-        real = cached_real_features(net, real_images, real_labels, device,
-                                    None if args.no_cache else cache_dir() / "stats", args.batch_size)
     result.update(real=real_name, feature_network=desc)
     result.update(compute_metrics(real, fake, metrics, fid_mode=args.fid_mode))
     for k, v in result.items():

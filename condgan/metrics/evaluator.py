@@ -60,12 +60,12 @@ def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 
 
 @torch.no_grad()
-def accuracy(net: DomainClassifier, images: torch.Tensor, labels: torch.Tensor, batch: int = 500) -> float:
+def held_out_accuracy(net: DomainClassifier, images: torch.Tensor, labels: torch.Tensor, batch: int = 500) -> float:
+    """Top-1 accuracy of the evaluator itself, with the same top-k routine the metrics use."""
+    from .accuracy import topk_accuracy
     net.eval()
-    correct = 0
-    for i in range(0, len(images), batch):
-        correct += (net(images[i:i + batch])["logits"].argmax(1) == labels[i:i + batch]).sum().item()
-    return correct / max(len(images), 1)
+    logits = torch.cat([net(images[i:i + batch])["logits"] for i in range(0, len(images), batch)])
+    return topk_accuracy(logits, labels, ks=(1,))[1]
 
 
 def train_evaluator(images: np.ndarray, labels: np.ndarray, class_names: list[str], *, epochs: int = 10,
@@ -106,7 +106,7 @@ def train_evaluator(images: np.ndarray, labels: np.ndarray, class_names: list[st
             opt.step()
             sched.step()
         log(f"evaluator epoch {epoch + 1}/{epochs}: loss {loss.item():.4f}")
-    acc = accuracy(net, x_te.to(device), y_te.to(device))
+    acc = held_out_accuracy(net, x_te.to(device), y_te.to(device))
     return net.eval(), acc
 
 

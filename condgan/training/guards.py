@@ -74,7 +74,7 @@ class DivergenceMonitor:
             self.bad = torch.zeros(len(stats), dtype=torch.bool, device=vec.device)
         finite = torch.stack([v.float() for v in stats.values()]).isfinite()
         newly = (~finite).any() & (self.first_bad < 0)
-        self.first_bad = torch.where(newly, torch.full_like(self.first_bad, step), self.first_bad)
+        self.first_bad = torch.where(newly, step, self.first_bad)
         self.bad = torch.where(newly, ~finite, self.bad)  # what was non-finite at that first step
 
     def check_stats(self) -> None:
