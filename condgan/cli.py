@@ -71,6 +71,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     if unknown:
         raise SystemExit(f"--metrics: unknown {', '.join(unknown)}; available: {', '.join(METRICS)}")
     device = pick_device(args.device)
+    if args.modes:
+        return _modes(args, device)
     cache = None if args.no_cache else cache_dir() / "stats"
     result: dict = {}
     if args.checkpoint is None:
@@ -104,6 +106,40 @@ def _evaluate(args: argparse.Namespace) -> int:
     for k, v in result.items():
         if not isinstance(v, dict):
             print(f"{k:>16}: {v}")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+def _modes(args: argparse.Namespace, device) -> int:
+    """Stacked-MNIST mode coverage: how many of the 1000 digit triples the samples hit, and the reverse KL."""
+    import numpy as np
+
+    from .metrics.evaluate import generator_batches, read_image_set
+    from .metrics.modes import digit_classes, load_mnist_classifier, mode_coverage
+    if args.modes != "stacked-mnist":
+        raise SystemExit(f"--modes: unknown benchmark '{args.modes}'; available: stacked-mnist")
+    classifier = load_mnist_classifier(args.classifier, device=device,
+                                       **({"sha256": None} if args.classifier else {}))
+    if args.checkpoint is not None:
+        from . import load
+        from .training.checkpoint import resolve_checkpoint
+        ckpt = resolve_checkpoint(Path(args.checkpoint))
+        sampler = load(ckpt, device=device)
+        classes = [digit_classes(x, classifier) for x, _ in
+                   generator_batches(sampler, args.num_samples, args.truncation, args.seed, args.batch_size)]
+        result = {"checkpoint": str(ckpt), "step": sampler.step}
+    elif args.fake:
+        images, _, _ = read_image_set(args.fake)
+        classes = [digit_classes(images.transpose(0, 3, 1, 2), classifier)]
+        result = {"fake": args.fake}
+    else:
+        raise SystemExit("condgan evaluate --modes: give a run/checkpoint or --fake images")
+    c = np.concatenate(classes)
+    result.update({"samples": int(c.size), **mode_coverage(c)})
+    for k, v in result.items():
+        print(f"{k:>16}: {v}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
@@ -212,7 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--metrics", default="fid,is,kid,prdc", help=f"comma-separated: {', '.join(('fid', 'is', 'kid', 'prdc', 'intra_fid', 'accuracy', 'msssim'))}")
     e.add_argument("--num-samples", type=int, default=50000)
     e.add_argument("--truncation", type=float, default=None)
-    e.add_argument("--evaluator", default="inception", help="inception, or a domain evaluator file")
+    e.add_argument("--evaluator", default="inception",
+                   help="inception, stacked-mnist (packaged MNIST classifier), or a domain evaluator file")
     e.add_argument("--inception-weights", help="pt_inception-2015-12-05-6726825d.pth or fid-helper's default_1.pt")
     e.add_argument("--real", help="real images (default: the run's training data)")
     e.add_argument("--fake", help="generated images (.npz from condgan sample, or any data source)")
@@ -224,6 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", help="write the results to this JSON file")
     e.add_argument("--truncation-sweep", action="store_true", help="FID/IS at several truncations: CSV + PNG")
     e.add_argument("--truncations", default="2.0,1.5,1.0,0.75,0.5,0.25", help="thresholds for the sweep")
+    e.add_argument("--modes", help="mode-coverage benchmark instead of metrics: stacked-mnist")
+    e.add_argument("--classifier", help="--modes: your own MNIST classifier (default: the packaged one)")
     e.set_defaults(func=_evaluate)
 
     ev = sub.add_parser("evaluator", help="domain evaluators (small classifiers for metrics on your own data)")

@@ -30,36 +30,75 @@ class DataConfig:
     hflip: bool = False              # random horizontal flips of real images
     resident: str = "auto"           # auto | yes | no: hold the uint8 dataset on the accelerator
     num_workers: int = 4             # streaming loader only
+    conditional: bool = True         # false: ignore the labels (one class), e.g. Stacked MNIST mode counting
 
 
 @dataclass
 class GeneratorConfig:
-    arch: str = "biggan"
-    ch: int = 96                     # base width; per-resolution multipliers come from the block layout
+    arch: str = "biggan"             # biggan | r3gan
+    ch: int = 96                     # biggan: base width; per-resolution multipliers come from the block layout
     z_dim: int = 80
-    shared_dim: int = 128            # shared class embedding (0: one-hot-free, per-layer embeddings)
+    shared_dim: int = 128            # shared class embedding (r3gan: the class embedding concatenated to z)
     hier: bool = True                # hierarchical latent: z split into one chunk per block (+1 for the input)
     attn_res: int | None = 16        # resolution after which a self-attention block is inserted; None: none
     spectral_norm: bool = True
     bn_eps: float = 1e-4
     init: str = "ortho"              # ortho | normal | xavier
+    widths: tuple[int, ...] = ()     # r3gan: channels per resolution, 4x4 first
+    blocks: int = 2                  # r3gan: residual blocks per resolution
+    group_size: int = 16             # r3gan: channels per group of the grouped 3x3 conv
+    expansion: int = 2               # r3gan: inverted-bottleneck expansion
 
 
 @dataclass
 class DiscriminatorConfig:
-    arch: str = "biggan"
+    arch: str = "biggan"             # biggan | r3gan
     ch: int = 96
     attn_res: int | None = 16
     spectral_norm: bool = True
-    head: str = "projection"         # conditioning head
+    head: str = "projection"         # projection | classifier (ACGAN) | embedding (ReACGAN's D2D-CE)
+    embed_dim: int = 512             # embedding head: size of the projected features and class proxies
     init: str = "ortho"
+    widths: tuple[int, ...] = ()     # r3gan: channels per resolution, 4x4 first (D reads them in reverse)
+    blocks: int = 2
+    group_size: int = 16
+    expansion: int = 2
 
 
 @dataclass
 class LossConfig:
-    adversarial: str = "hinge"       # hinge | nonsaturating
+    adversarial: str = "hinge"       # hinge | nonsaturating | rpgan (relativistic pairing, R3GAN)
+    cond: str = "none"               # none (projection) | ce (ACGAN) | d2dce (ReACGAN) | d2dce_noess | proxy_nce
+    cond_lambda: float = 1.0         # weight of the conditioning loss, for D and for G
+    cond_on_fake: bool = False       # ACGAN: D's classifier also learns the labels of fakes (original ACGAN)
+    temperature: float = 0.5         # D2D-CE / proxy NCE temperature
+    m_p: float = 0.98                # D2D-CE positive margin
+    m_n: float | None = None         # D2D-CE negative margin; None: 1 - m_p
+    cr_lambda: float = 0.0           # consistency regularisation weight (0: off)
+    r1_gamma: float = 0.0            # gamma/2 * E|grad D(real)|^2 (0: off)
+    r2_gamma: float = 0.0            # gamma/2 * E|grad D(fake)|^2 (0: off)
     g_ortho: float = 0.0             # BigGAN orthogonal regularisation beta on G (off-diagonal form)
     d_ortho: float = 0.0
+
+
+@dataclass
+class AugmentConfig:
+    policy: str = ""                 # DiffAugment ops for every D input, e.g. "color,translation,cutout"
+    p: float = 1.0                   # probability of each op per image (the start value when ADA is on)
+    ada_target: float = 0.0          # ADA: steer p so E[sign D(real)] -> target (0: off; 0.6 in the ADA paper)
+    ada_interval: int = 4            # ADA: D steps between adjustments
+    ada_kimg: float = 500.0          # ADA: thousands of images for p to move by 1
+
+
+@dataclass
+class ScheduleConfig:
+    """R3GAN's burn-in: cosine from a start value to the configured value over `burn_in_kimg`."""
+    burn_in_kimg: float = 0.0        # 0: no schedule
+    lr_start: float | None = None    # G and D learning rates (end: optim.g_lr / optim.d_lr)
+    gamma_start: float | None = None  # R1/R2 gamma (end: loss.r1_gamma / loss.r2_gamma)
+    beta2_start: float | None = None  # Adam beta2 (end: optim.*_betas[1])
+    ema_halflife_start_kimg: float | None = None  # (end: train.ema_halflife_kimg)
+    aug_p_start: float | None = None  # (end: augment.p)
 
 
 @dataclass
@@ -81,6 +120,7 @@ class TrainConfig:
     device: str = "auto"             # auto | cpu | cuda | cuda:N
     precision: str = "fp32"          # fp32 | bf16 (autocast, fp32 master weights)
     ema_decay: float = 0.9999
+    ema_halflife_kimg: float | None = None  # if set, replaces ema_decay: half-life in thousands of images
     ema_start: int = 1000            # G_ema copies G until this step
     standing_stats: int = 16         # batches for the EMA generator's standing BatchNorm statistics (0: off)
     log_every: int = 50
@@ -108,7 +148,9 @@ class Config:
     G: GeneratorConfig = field(default_factory=GeneratorConfig)
     D: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     loss: LossConfig = field(default_factory=LossConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     preset: str = ""
     description: str = ""
@@ -165,14 +207,23 @@ def resolve_key(key: str) -> str:
 def _coerce(value: Any, hint: Any, key: str) -> Any:
     """Convert a YAML/CLI value to the field's declared type, or fail naming the key."""
     origin, args = get_origin(hint), get_args(hint)
-    if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
-        if type(None) in args:
+    optional = type(None) in args
+    if value is None or (optional and isinstance(value, str) and value.lower() in ("none", "null")):
+        if optional:
             return None
         raise ConfigError(f"Config key '{key}' cannot be null.")
     if type(None) in args:  # Optional[X]
         hint = next(a for a in args if a is not type(None))
         origin, args = get_origin(hint), get_args(hint)
     try:
+        if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+            if isinstance(value, str):
+                value = yaml.safe_load(value if value.startswith("[") else f"[{value}]")
+            if isinstance(value, int):
+                value = [value]
+            if not isinstance(value, (list, tuple)):
+                raise ValueError("expected a list")
+            return tuple(_coerce(v, args[0], key) for v in value)
         if origin is tuple:
             if isinstance(value, str):
                 value = yaml.safe_load(value if value.startswith("[") else f"[{value}]")
@@ -298,7 +349,25 @@ def validate(cfg: Config) -> None:
     check(t.on_divergence in ("stop", "rollback"), "train.on_divergence", "must be stop or rollback.")
     check(0.0 < t.rollback_lr_factor <= 1.0, "train.rollback_lr_factor", "must lie in (0, 1].")
     check(cfg.data.resident in ("auto", "yes", "no"), "data.resident", "must be auto, yes or no.")
-    check(cfg.loss.adversarial in ("hinge", "nonsaturating"), "loss.adversarial", "must be hinge or nonsaturating.")
+    check(cfg.loss.adversarial in ("hinge", "nonsaturating", "rpgan"), "loss.adversarial",
+          "must be hinge, nonsaturating or rpgan.")
+    needs = {"none": None, "ce": "classifier", "d2dce": "embedding", "d2dce_noess": "embedding",
+             "proxy_nce": "embedding"}
+    check(cfg.loss.cond in needs, "loss.cond", f"must be one of {', '.join(needs)}.")
+    check(needs[cfg.loss.cond] in (None, cfg.D.head), "loss.cond",
+          f"needs D.head={needs[cfg.loss.cond]} (D.head is {cfg.D.head!r}).")
+    check(cfg.loss.cond != "none" or cfg.D.head == "projection" or not cfg.data.conditional, "D.head",
+          "a classifier or embedding head needs a conditioning loss: set loss.cond.")
+    check(0.0 < cfg.loss.temperature, "loss.temperature", "must be positive.")
+    for k in ("loss.cond_lambda", "loss.cr_lambda", "loss.r1_gamma", "loss.r2_gamma"):
+        check(_get(cfg, k) >= 0, k, "must be non-negative.")
+    check(0.0 <= cfg.augment.p <= 1.0, "augment.p", "must lie in [0, 1].")
+    from .augment import POLICIES
+    bad = [op for op in cfg.augment.policy.split(",") if op.strip() and op.strip() not in POLICIES]
+    check(not bad, "augment.policy", f"unknown op {', '.join(map(repr, bad))}; valid: {', '.join(POLICIES)}.")
+    check(0.0 <= cfg.augment.ada_target < 1.0, "augment.ada_target", "must lie in [0, 1) (0: off).")
+    check(cfg.augment.ada_interval >= 1, "augment.ada_interval", "must be at least 1.")
+    check(cfg.schedule.burn_in_kimg >= 0, "schedule.burn_in_kimg", "must be non-negative.")
     check(cfg.G.z_dim > 0, "G.z_dim", "must be positive.")
     check(t.eval_every >= 0, "train.eval_every", "must be 0 (off) or positive.")
     for k in ("train.log_every", "train.grid_every", "train.ckpt_every"):

@@ -73,8 +73,8 @@ def _poison_g_loss(monkeypatch, at_steps):
     original = objective_module.Objective.g_loss
     calls = {"n": 0}
 
-    def g_loss(self, z, y):
-        loss, stats = original(self, z, y)
+    def g_loss(self, z, y, *real):
+        loss, stats = original(self, z, y, *real)
         calls["n"] += 1
         if calls["n"] in at_steps:
             loss = loss * float("nan")

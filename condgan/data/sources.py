@@ -25,9 +25,11 @@ from .errors import DataError
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif")
 ACCEPTED = (
     "'digits' (the embedded 8x8 digits, upsampled to 32x32), a .npz file with arrays x and y, "
-    "a directory with one sub-folder of images per class, or a CIFAR-10/100 python archive "
-    "(cifar-10-python.tar.gz / cifar-100-python.tar.gz)"
+    "a directory with one sub-folder of images per class, a CIFAR-10/100 python archive "
+    "(cifar-10-python.tar.gz / cifar-100-python.tar.gz), or 'stacked-mnist:PATH' with PATH an MNIST .npz"
 )
+STACKED_MNIST = "stacked-mnist:"
+STACKED_MNIST_DRAWS = {"train": (60000, 0), "test": (10000, 1)}  # split -> (images, seed): fixed, reproducible
 
 # ----------------------------------------------------------------------------
 
@@ -74,7 +76,8 @@ class LabelledImages:
 
 def load_images(source: str | os.PathLike, *, split: str = "train", num_classes: int | None = None,
                 max_resident_bytes: int = 8 << 30) -> LabelledImages:
-    """Load labelled images from `source`: 'digits', a .npz file, a class-folder directory or a CIFAR archive.
+    """Load labelled images from `source`: 'digits', a .npz file, a class-folder directory, a CIFAR archive or
+    'stacked-mnist:PATH' (1000-class Stacked MNIST drawn with a fixed seed from the MNIST .npz at PATH).
 
     `split` ('train' or 'test') matters for CIFAR and for npz files holding x_train/x_test; the other
     sources are a single set and ignore it. `num_classes`, if given, is checked against the labels and class names. A class-folder
@@ -88,6 +91,9 @@ def load_images(source: str | os.PathLike, *, split: str = "train", num_classes:
         raise DataError(f"num_classes={num_classes!r} must be a positive integer or None (infer it)")
     if isinstance(source, str) and source == "digits":
         labels, names, images, where = _read_digits()
+        return _finish(labels, names, num_classes, where, images=images)
+    if isinstance(source, str) and source.startswith(STACKED_MNIST):
+        labels, names, images, where = _read_stacked_mnist(source.removeprefix(STACKED_MNIST), split)
         return _finish(labels, names, num_classes, where, images=images)
 
     path = Path(source)
@@ -145,6 +151,21 @@ def _read_digits() -> tuple[np.ndarray, list[str], np.ndarray, str]:
     x = F.interpolate(x, size=(32, 32), mode="bicubic", align_corners=False)  # smooth, not blocky
     images = x.clamp(0, 255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
     return digits.target, [str(c) for c in range(10)], images, "digits (scikit-learn 8x8, upsampled to 32x32)"
+
+
+# ----------------------------------------------------------------------------
+# 'stacked-mnist:PATH': three MNIST digits as R, G, B (condgan.data.stacked_mnist).
+
+
+def _read_stacked_mnist(path: str, split: str) -> tuple[np.ndarray, list[str], np.ndarray, str]:
+    from .stacked_mnist import read_stacked_mnist
+    if not path:
+        raise DataError(f"data source {STACKED_MNIST!r} names no file; write {STACKED_MNIST}PATH/mnist.npz")
+    n, seed = STACKED_MNIST_DRAWS[split]
+    x, y = read_stacked_mnist(path, n, seed, split=split)
+    images = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    where = f"{STACKED_MNIST}{path} ({split}, {n} images, seed {seed})"
+    return y, [f"{k:03d}" for k in range(1000)], images, where
 
 
 # ----------------------------------------------------------------------------

@@ -1,8 +1,13 @@
-"""Adversarial losses: pure functions of D's logits on real and fake images."""
+"""Adversarial losses: pure functions of D's logits on real and fake images.
+
+Convention: D losses take (real, fake); G losses take (fake, real), and non-relativistic ones ignore real.
+"""
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+from .relativistic import rpgan_d, rpgan_g
 
 
 def hinge_d(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -10,7 +15,7 @@ def hinge_d(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
 
 
-def hinge_g(fake: torch.Tensor) -> torch.Tensor:
+def hinge_g(fake: torch.Tensor, real: torch.Tensor | None = None) -> torch.Tensor:
     return -fake.mean()
 
 
@@ -19,11 +24,12 @@ def nonsaturating_d(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     return F.softplus(-real).mean() + F.softplus(fake).mean()
 
 
-def nonsaturating_g(fake: torch.Tensor) -> torch.Tensor:
+def nonsaturating_g(fake: torch.Tensor, real: torch.Tensor | None = None) -> torch.Tensor:
     return F.softplus(-fake).mean()
 
 
 ADVERSARIAL = {
     "hinge": (hinge_d, hinge_g),
     "nonsaturating": (nonsaturating_d, nonsaturating_g),
+    "rpgan": (rpgan_d, rpgan_g),
 }

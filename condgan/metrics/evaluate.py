@@ -169,11 +169,15 @@ def compute_metrics(real: Features, fake: Features, metrics: Iterable[str], *, f
 
 def feature_network(evaluator: str, inception_weights: str | None, device: torch.device,
                     num_classes: int | None = None) -> tuple[nn.Module, str]:
-    """'inception' (FID Inception-v3; weights from --inception-weights, $CONDGAN_INCEPTION_WEIGHTS or the cache)
-    or the path of a domain evaluator trained with `condgan evaluator train`."""
+    """'inception' (FID Inception-v3; weights from --inception-weights, $CONDGAN_INCEPTION_WEIGHTS or the cache),
+    'stacked-mnist' (the packaged MNIST classifier applied to each channel) or the path of a domain evaluator
+    trained with `condgan evaluator train`."""
     if evaluator == "inception":
         from .weights import load_feature_network
         return load_feature_network(inception_weights, device=device), "inception"
+    if evaluator == "stacked-mnist":
+        from .modes import StackedDigitFeatures, load_mnist_classifier
+        return StackedDigitFeatures(load_mnist_classifier(device=device)).to(device), "stacked-mnist digits"
     from .evaluator import load_evaluator
     net, meta = load_evaluator(Path(evaluator), device=device)
     if num_classes is not None and net.num_classes != num_classes:

@@ -127,7 +127,7 @@ class Discriminator(nn.Module):
 
     def __init__(self, resolution: int, channels: int, num_classes: int, ch: int = 96,
                  attn_res: int | None = 16, spectral_norm: bool = True, head: str = "projection",
-                 init: str = "ortho"):
+                 init: str = "ortho", embed_dim: int = 512):
         super().__init__()
         _check_resolution(resolution)
         self.blocks = nn.ModuleList()
@@ -139,7 +139,7 @@ class Discriminator(nn.Module):
                 self.blocks.append(SelfAttention(mult * ch))
                 attn_done = True
             cin = mult * ch
-        self.head = make_head(head, cin, num_classes)
+        self.head = make_head(head, cin, num_classes, embed_dim)
         init_weights(self, init)
         if spectral_norm:
             apply_spectral_norm(self)

@@ -1,7 +1,8 @@
 """Discriminator conditioning heads: how D's pooled features and the class label become its outputs.
 
-A head returns a dict; `adv` is the unconditional-or-conditional logit the adversarial loss sees. Other
-keys (class logits, embeddings) are for conditioning losses. Methods differ by head, not by backbone.
+A head returns a dict; `adv` is the logit the adversarial loss sees and `features` the pooled features it
+read (for probes). Other keys are for conditioning losses: `logits` (ACGAN's classifier), `embed` and
+`proxy` (ReACGAN's D2D-CE). Methods differ by head and loss, not by backbone or training loop.
 """
 from __future__ import annotations
 
@@ -12,20 +13,48 @@ from torch import nn
 class ProjectionHead(nn.Module):
     """Projection discriminator (Miyato & Koyama, 2018): adv = w·h + <embed(y), h>."""
 
-    def __init__(self, features: int, num_classes: int):
+    def __init__(self, features: int, num_classes: int, embed_dim: int = 0):
         super().__init__()
         self.linear = nn.Linear(features, 1)
         self.embed = nn.Embedding(num_classes, features)
 
     def forward(self, h: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         adv = self.linear(h).squeeze(1) + (self.embed(y) * h).sum(dim=1)
-        return {"adv": adv}
+        return {"adv": adv, "features": h}
 
 
-HEADS = {"projection": ProjectionHead}
+class ClassifierHead(nn.Module):
+    """ACGAN (Odena et al., 2017): an unconditional adv logit and an auxiliary softmax classifier over the
+    same features. The label is not an input: conditioning comes only from the classification loss."""
+
+    def __init__(self, features: int, num_classes: int, embed_dim: int = 0):
+        super().__init__()
+        self.linear = nn.Linear(features, 1)
+        self.classifier = nn.Linear(features, num_classes)
+
+    def forward(self, h: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"adv": self.linear(h).squeeze(1), "logits": self.classifier(h), "features": h}
 
 
-def make_head(name: str, features: int, num_classes: int) -> nn.Module:
+class EmbeddingHead(nn.Module):
+    """ReACGAN (Kang et al., 2021): an unconditional adv logit, a linear projection of the features into an
+    embedding space, and one learned proxy per class in that space (both normalised by the loss)."""
+
+    def __init__(self, features: int, num_classes: int, embed_dim: int = 512):
+        super().__init__()
+        self.linear = nn.Linear(features, 1)
+        self.project = nn.Linear(features, embed_dim)
+        self.proxies = nn.Embedding(num_classes, embed_dim)
+
+    def forward(self, h: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"adv": self.linear(h).squeeze(1), "embed": self.project(h), "proxy": self.proxies(y),
+                "features": h}
+
+
+HEADS = {"projection": ProjectionHead, "classifier": ClassifierHead, "embedding": EmbeddingHead}
+
+
+def make_head(name: str, features: int, num_classes: int, embed_dim: int = 512) -> nn.Module:
     if name not in HEADS:
         raise ValueError(f"Unknown discriminator head '{name}'; available: {', '.join(HEADS)}.")
-    return HEADS[name](features, num_classes)
+    return HEADS[name](features, num_classes, embed_dim)

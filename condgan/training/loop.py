@@ -21,6 +21,7 @@ from torch import nn
 
 from ..config import Config, save_config
 from ..data import LabelledImages, load_images, make_loader
+from ..data.labels import without_labels
 from ..data.resize import with_resolution
 from ..models import build_networks
 from ..sample import ConditionalSampler, save_png
@@ -31,6 +32,7 @@ from .guards import (DivergenceError, DivergenceMonitor, StopSignals, TrainingIn
                      check_parameters)
 from .logger import RunLogger
 from .objective import Objective
+from .schedules import hyperparameters
 
 
 class RunExistsError(FileExistsError):
@@ -61,6 +63,7 @@ class Trainer:
     device: torch.device
     num_classes: int
     step: int = 0
+    lr_scale: float = 1.0  # cut by train.on_divergence=rollback
 
     @classmethod
     def build(cls, cfg: Config, num_classes: int, resolution: int, channels: int,
@@ -76,7 +79,7 @@ class Trainer:
         d_opt = torch.optim.Adam(D.parameters(), lr=o.d_lr, betas=o.d_betas, eps=o.eps,
                                  weight_decay=o.weight_decay, fused=fused or None)
         latent_rng = torch.Generator(device).manual_seed(cfg.train.seed + 1)
-        return cls(cfg, G, D, G_ema, g_opt, d_opt, Objective(cfg, G, D),
+        return cls(cfg, G, D, G_ema, g_opt, d_opt, Objective(cfg, G, D, device),
                    EMA(cfg.train.ema_decay, cfg.train.ema_start), latent_rng, device, num_classes)
 
     def latents(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -93,19 +96,37 @@ class Trainer:
     def state_dict(self) -> dict[str, Any]:
         return {"step": self.step, "G": self.G.state_dict(), "D": self.D.state_dict(),
                 "G_ema": self.G_ema.state_dict(), "g_opt": self.g_opt.state_dict(),
-                "d_opt": self.d_opt.state_dict(), "latent_rng": self.latent_rng.get_state()}
+                "d_opt": self.d_opt.state_dict(), "latent_rng": self.latent_rng.get_state(),
+                "objective": self.objective.state_dict(), "lr_scale": self.lr_scale}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.step = int(state["step"])
         for name in ("G", "D", "G_ema", "g_opt", "d_opt"):
             getattr(self, name).load_state_dict(state[name])
         self.latent_rng.set_state(state["latent_rng"])
+        self.objective.load_state_dict(state["objective"])
+        self.lr_scale = float(state["lr_scale"])
+
+    def set_hyperparameters(self) -> None:
+        """Learning rates, Adam beta2, R1/R2 gamma, EMA decay and augmentation probability for this step:
+        constant unless a burn-in schedule moves them (plain Python floats: no device work)."""
+        kimg = self.step * self.cfg.train.batch_size * self.cfg.train.d_steps / 1000.0
+        hp = hyperparameters(self.cfg, kimg)
+        for opt, side in ((self.g_opt, "g"), (self.d_opt, "d")):
+            for group in opt.param_groups:
+                group["lr"] = hp[f"{side}_lr"] * self.lr_scale
+                group["betas"] = (group["betas"][0], hp[f"{side}_beta2"])
+        self.objective.r1_gamma, self.objective.r2_gamma = hp["r1_gamma"], hp["r2_gamma"]
+        if self.cfg.schedule.aug_p_start is not None and self.objective.ada is None:
+            self.objective.aug_p.fill_(hp["aug_p"])
+        self.ema.decay = hp["ema_decay"]
 
 
 def train_step(t: Trainer, loader) -> dict[str, torch.Tensor]:
     """One G update and the `d_steps` D updates before it. Returns detached device tensors (no host sync)."""
     cfg = t.cfg.train
     stats: dict[str, torch.Tensor] = {}
+    t.set_hyperparameters()
     t.G.train()
     t.D.requires_grad_(True)
     for _ in range(cfg.d_steps):
@@ -121,8 +142,9 @@ def train_step(t: Trainer, loader) -> dict[str, torch.Tensor]:
 
     t.D.requires_grad_(False)
     z, y_fake = t.latents(cfg.batch_size)
+    real = loader.next() if t.objective.g_needs_real else (None, None)
     with t.autocast():
-        loss, g_stats = t.objective.g_loss(z, y_fake)
+        loss, g_stats = t.objective.g_loss(z, y_fake, *real)
     t.g_opt.zero_grad(set_to_none=True)
     loss.backward()
     t.g_opt.step()
@@ -246,9 +268,8 @@ def _roll_back_or_raise(err: DivergenceError, t: Trainer, loader, last_ckpt: Pat
         raise DivergenceError(f"Training diverged: {err} (detected at step {t.step}).{where} Lower the learning "
                               "rates and --resume, or set train.on_divergence=rollback.") from None
     _restore(t, loader, last_ckpt, data, t.device)
-    for opt in (t.g_opt, t.d_opt):
-        for group in opt.param_groups:
-            group["lr"] *= cfg.rollback_lr_factor
+    t.lr_scale *= cfg.rollback_lr_factor
+    t.set_hyperparameters()
     monitor.reset()
     logger.pending.clear()
     logger.write({"step": t.step, "event": "rollback", "reason": str(err),
@@ -279,6 +300,8 @@ def train(cfg: Config, outdir: str | Path, resume: bool = False, force: bool = F
 
     data = load_images(cfg.data.source, split=cfg.data.split, num_classes=cfg.data.num_classes)
     data = with_resolution(data, cfg.data.resolution)
+    if not cfg.data.conditional:
+        data = without_labels(data)
     meta = data_meta(data)
     loader = make_loader(data, cfg.train.batch_size, device, hflip=cfg.data.hflip, seed=cfg.train.seed,
                          resident=cfg.data.resident, num_workers=cfg.data.num_workers)

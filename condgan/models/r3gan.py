@@ -1,0 +1,206 @@
+"""R3GAN "Config E" (Huang et al., 2024, "The GAN is dead; long live the GAN!"): a ConvNeXt-style residual
+backbone with no normalisation at all. Training stays stable through the RpGAN loss with R1 + R2, not through
+BatchNorm or spectral norm, so the networks are plain convolutions with fix-up initialisation.
+
+Written from the paper and its code (brownvc/R3GAN, `R3GAN/Networks.py`, `train.py`). At 32 px with
+`widths=(768,) * 4`, `blocks=2`, `group_size=16`, `expansion=2`, `z_dim=64` and 10 classes (the paper's CIFAR-10
+preset) G has 20.78M and D 21.28M parameters, as in the paper's Table 9.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .heads import make_head
+
+LRELU_SLOPE = 0.2
+LRELU_GAIN = math.sqrt(2 / (1 + LRELU_SLOPE ** 2))  # keeps unit variance through a leaky ReLU (He et al.)
+CONVS_PER_BLOCK = 3  # m in the fix-up rule L^(-1/(2m-2))
+
+
+def msr_init(layer: nn.Module, gain: float = 1.0) -> nn.Module:
+    """He/MSR init as in the paper's code: weight ~ N(0, gain^2 / fan_in), bias 0 (gain 0 zeroes the weight)."""
+    fan_in = layer.weight[0].numel()  # in_channels / groups * k * k for a conv, in_features for a linear
+    nn.init.normal_(layer.weight, 0.0, gain / math.sqrt(fan_in))
+    if getattr(layer, "bias", None) is not None:
+        nn.init.zeros_(layer.bias)
+    return layer
+
+
+def num_stages(resolution: int) -> int:
+    """Stages 4, 8, ..., resolution px; `widths` needs one entry per stage."""
+    if resolution < 4 or resolution & (resolution - 1):
+        raise ValueError(f"R3GAN needs a power-of-two resolution >= 4 px, not {resolution} px: resize the data.")
+    return int(math.log2(resolution)) - 1
+
+
+def check_widths(widths: tuple[int, ...] | None, resolution: int, blocks: int, group_size: int, expansion: int
+                 ) -> tuple[int, ...]:
+    """Validate the stage layout, naming the argument at fault; None means the paper's 768 at every stage."""
+    n = num_stages(resolution)
+    widths = (768,) * n if widths is None else tuple(int(w) for w in widths)
+    if len(widths) != n:
+        raise ValueError(f"widths={widths} has {len(widths)} entries but {resolution} px needs {n} "
+                         f"(one per stage 4..{resolution} px, from 4x4 up), e.g. widths={(widths[:1] or (256,)) * n}.")
+    if blocks < 1:
+        raise ValueError(f"blocks={blocks} must be >= 1 (residual blocks per stage).")
+    if expansion < 1:
+        raise ValueError(f"expansion={expansion} must be >= 1.")
+    if group_size < 1:
+        raise ValueError(f"group_size={group_size} must be >= 1.")
+    for w in widths:
+        if w < 1 or (w * expansion) % group_size:
+            raise ValueError(f"widths entry {w} times expansion={expansion} is {w * expansion} channels, which "
+                             f"group_size={group_size} does not divide; choose widths that are multiples of "
+                             f"{group_size // math.gcd(group_size, expansion)}.")
+    return widths
+
+
+class ResidualBlock(nn.Module):
+    """1x1 expand -> lrelu -> grouped 3x3 -> lrelu -> 1x1 project, added to the input.
+
+    Fix-up init: the projection starts at zero, so the block is exactly the identity at initialisation, and
+    the other two convs are scaled by L^(-1/(2m-2)) for L blocks in the network, so the residual branches'
+    variance does not grow with depth once they start learning. Biases sit before each activation (the
+    paper's BiasedActivation), hence none on the projection.
+    """
+
+    def __init__(self, channels: int, group_size: int, expansion: int, total_blocks: int):
+        super().__init__()
+        hidden = channels * expansion
+        gain = LRELU_GAIN * total_blocks ** (-1 / (2 * CONVS_PER_BLOCK - 2))
+        self.expand = msr_init(nn.Conv2d(channels, hidden, 1), gain)
+        self.grouped = msr_init(nn.Conv2d(hidden, hidden, 3, padding=1, groups=hidden // group_size), gain)
+        self.project = msr_init(nn.Conv2d(hidden, channels, 1, bias=False), 0.0)
+
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.leaky_relu(self.expand(x), LRELU_SLOPE)
+        h = F.leaky_relu(self.grouped(h), LRELU_SLOPE)
+        return self.project(h)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.residual(x)
+
+
+def _lowpass_kernel() -> torch.Tensor:
+    """The paper's resampling filter: [1, 2, 1] convolved with the box [1, 1] -> [1, 3, 3, 1], normalised 2-D."""
+    k = torch.tensor([1.0, 3.0, 3.0, 1.0])
+    k = torch.outer(k, k)
+    return k / k.sum()
+
+
+class Resample(nn.Module):
+    """x2 bilinear up- or downsampling with the paper's [1, 3, 3, 1] lowpass filter, zero-padded at the border.
+
+    In the interior this equals F.interpolate(bilinear, align_corners=False) for upsampling and its antialiased
+    version for downsampling; we keep the paper's zero padding rather than interpolate's edge clamping so the
+    networks match the original. A depthwise (transposed) conv, so it is differentiable twice for R1/R2.
+    """
+
+    def __init__(self, up: bool):
+        super().__init__()
+        self.up = up
+        self.register_buffer("kernel", _lowpass_kernel()[None, None], persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        x = x.reshape(b * c, 1, h, w)
+        k = self.kernel.to(x.dtype)
+        if self.up:  # x4: the filter averages 4 zero-stuffed taps per output pixel
+            y = F.conv_transpose2d(x, 4 * k, stride=2, padding=1)
+        else:
+            y = F.conv2d(x, k, stride=2, padding=1)
+        return y.reshape(b, c, y.shape[-2], y.shape[-1])
+
+
+def _conv1x1(cin: int, cout: int) -> nn.Conv2d:
+    return msr_init(nn.Conv2d(cin, cout, 1, bias=False))
+
+
+class Generator(nn.Module):
+    """G(z, y) -> images, shape (B, channels, resolution, resolution).
+
+    The output is linear, not tanh-squashed, as in R3GAN: the data are scaled to [-1, 1] and the loss alone
+    keeps samples there; condgan's sampler clamps to [-1, 1] when converting to uint8. With num_classes=1 there
+    is nothing to embed, and G is the paper's unconditional generator.
+    """
+
+    def __init__(self, resolution: int, channels: int, num_classes: int, *, z_dim: int = 64,
+                 widths: tuple[int, ...] | None = None, blocks: int = 2, group_size: int = 16,
+                 expansion: int = 2, embed_dim: int | None = None):
+        super().__init__()
+        widths = check_widths(widths, resolution, blocks, group_size, expansion)
+        self.resolution, self.channels, self.num_classes, self.z_dim = resolution, channels, num_classes, z_dim
+        self.embed_dim = 0 if num_classes == 1 else (z_dim if embed_dim is None else embed_dim)
+        # the paper embeds a one-hot label with an MSR-initialised linear map: std 1/sqrt(num_classes)
+        self.embed = nn.Embedding(num_classes, self.embed_dim) if self.embed_dim else None
+        if self.embed is not None:
+            nn.init.normal_(self.embed.weight, 0.0, 1 / math.sqrt(num_classes))
+        # 4x4 learned basis, modulated per channel by a linear map of [z, embed(y)]
+        self.basis = nn.Parameter(torch.randn(widths[0], 4, 4))
+        self.modulation = msr_init(nn.Linear(z_dim + self.embed_dim, widths[0], bias=False))
+        total = blocks * len(widths)
+        self.stages = nn.ModuleList()
+        for i, w in enumerate(widths):
+            layers: list[nn.Module] = []
+            if i > 0:  # 1x1 conv before upsampling (cheaper at the low resolution), as in the paper
+                if widths[i - 1] != w:
+                    layers.append(_conv1x1(widths[i - 1], w))
+                layers.append(Resample(up=True))
+            layers += [ResidualBlock(w, group_size, expansion, total) for _ in range(blocks)]
+            self.stages.append(nn.Sequential(*layers))
+        self.to_rgb = _conv1x1(widths[-1], channels)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.embed is not None:
+            z = torch.cat([z, self.embed(y)], dim=1)
+        h = self.basis[None] * self.modulation(z)[:, :, None, None]
+        for stage in self.stages:
+            h = stage(h)
+        return self.to_rgb(h)
+
+
+class Discriminator(nn.Module):
+    """D(x, y) -> dict of head outputs; always `adv` (B,) — the logit the adversarial loss sees.
+
+    `widths` is G's tuple (4x4 first), read here from the full resolution down. The paper's discriminative
+    basis (a 4x4 depthwise conv to 1x1, then a bias-free linear map) yields the features; class conditioning
+    is then condgan's head, as for BigGAN.
+    """
+
+    def __init__(self, resolution: int, channels: int, num_classes: int, *, widths: tuple[int, ...] | None = None,
+                 blocks: int = 2, group_size: int = 16, expansion: int = 2, head: str = "projection",
+                 embed_dim: int = 512):
+        super().__init__()
+        widths = check_widths(widths, resolution, blocks, group_size, expansion)[::-1]
+        total = blocks * len(widths)
+        self.from_rgb = _conv1x1(channels, widths[0])
+        self.stages = nn.ModuleList()
+        for i, w in enumerate(widths):
+            layers: list[nn.Module] = [ResidualBlock(w, group_size, expansion, total) for _ in range(blocks)]
+            if i + 1 < len(widths):  # downsample, then 1x1 conv at the low resolution
+                layers.append(Resample(up=False))
+                if widths[i + 1] != w:
+                    layers.append(_conv1x1(w, widths[i + 1]))
+            self.stages.append(nn.Sequential(*layers))
+        c = widths[-1]
+        self.basis = msr_init(nn.Conv2d(c, c, 4, groups=c, bias=False))
+        self.linear = msr_init(nn.Linear(c, c, bias=False))
+        self.head = make_head(head, c, num_classes, embed_dim)
+        for m in self.head.modules():  # paper: unit-gain readout, class embedding std 1/sqrt(classes * dim)
+            if isinstance(m, nn.Linear):
+                msr_init(m)
+            elif isinstance(m, nn.Embedding):
+                nn.init.normal_(m.weight, 0.0, 1 / math.sqrt(m.weight.numel()))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.from_rgb(x)
+        for stage in self.stages:
+            h = stage(h)
+        return self.linear(self.basis(h).flatten(1))
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.head(self.features(x), y)
