@@ -9,8 +9,9 @@ conditioning head, norm of the conditioning loss's gradient) and the final FID i
 feature space (MNIST classifier features of the three digits), plus how often a sample shows the triple it
 was conditioned on.
 
-`r3gan` (R3GAN Table 1): unconditional; RpGAN + R1 + R2, GAN + R1 + R2 and RpGAN + R1 with the same backbone
-and budget. Prints the modes covered (of 1000) and the reverse KL of the mode histogram to uniform.
+`r3gan` (R3GAN Table 1): unconditional; RpGAN + R1 + R2, GAN + R1 + R2 and RpGAN + R1 with the same networks
+and budget (`--backbone biggan`, the default, or `r3gan`, whose grouped convolutions run about 4x slower per
+step on CPU). Prints the modes covered (of 1000) and the reverse KL of the mode histogram to uniform.
 
 Sizes default to what 2 CPU cores train in minutes; pass --steps / --width / --batch for a GPU. Each run is a
 normal condgan run folder (curves in stats.jsonl, grids, `condgan report`).
@@ -54,9 +55,13 @@ def base_overrides(args: argparse.Namespace, suite: str) -> dict:
                 "optim.d_lr": 2e-4, "optim.g_betas": [0.0, 0.999], "optim.d_betas": [0.0, 0.999],
                 "train.ema_decay": 0.999, "train.ema_start": 0, "train.grid_classes": 10,
                 "train.grid_per_class": 4}
-    w = args.width * 4
-    return {**common, "G.widths": [w] * 4, "D.widths": [w] * 4, "G.group_size": 16, "D.group_size": 16,
-            "optim.g_lr": 2e-4, "optim.d_lr": 2e-4, "optim.g_betas": [0.0, 0.99], "optim.d_betas": [0.0, 0.99],
+    if args.backbone == "biggan":  # same networks as the classifier suite; only the loss differs
+        arch = {"G.arch": "biggan", "D.arch": "biggan", "G.ch": args.width, "D.ch": args.width, "G.z_dim": 64,
+                "G.shared_dim": 8, "G.attn_res": None, "D.attn_res": None, "train.standing_stats": 16}
+    else:
+        w = args.width * 4
+        arch = {"G.widths": [w] * 4, "D.widths": [w] * 4, "G.group_size": 16, "D.group_size": 16}
+    return {**common, **arch, "optim.g_lr": 2e-4, "optim.d_lr": 2e-4, "optim.g_betas": [0.0, 0.99], "optim.d_betas": [0.0, 0.99],
             "schedule.burn_in_kimg": 0.0, "schedule.lr_start": None, "schedule.gamma_start": None,
             "schedule.beta2_start": None, "schedule.ema_halflife_start_kimg": None,
             "train.ema_halflife_kimg": args.batch * args.steps / 1000 / 10}
@@ -115,6 +120,8 @@ def main() -> None:
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--samples", type=int, default=10000)
     p.add_argument("--only", help="comma-separated subset of the suite's runs")
+    p.add_argument("--backbone", choices=["biggan", "r3gan"], default="biggan",
+                   help="r3gan suite: the networks (R3GAN's grouped convs are slow on CPU; use r3gan on a GPU)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     out = Path(args.out)
@@ -126,7 +133,8 @@ def main() -> None:
 
     classifier = load_mnist_classifier()
     x_real, y_real = read_stacked_mnist(args.mnist, n=args.samples, seed=1, split="test")
-    real = extract(StackedDigitFeatures(classifier), array_batches(x_real, y_real, 500), torch.device("cpu"))
+    real = extract(StackedDigitFeatures(classifier), array_batches(x_real.transpose(0, 2, 3, 1), y_real, 500),
+                   torch.device("cpu"))
     results = {}
     for name, extra in methods.items():
         cfg = load_config(preset, {**base_overrides(args, args.suite), **extra,
@@ -142,8 +150,9 @@ def main() -> None:
         r = results[name]
         print(f"{name:>12}: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
                                          for k, v in r.items() if k != "curve"), flush=True)
+    backbone = "biggan" if conditional else args.backbone
     budget = (f"{args.steps} G steps x batch {args.batch} ({args.steps * args.batch / 1000:.0f} kimg), "
-              f"width {args.width}, seed {args.seed}, {args.samples} samples evaluated")
+              f"{backbone} width {args.width}, seed {args.seed}, {args.samples} samples evaluated")
     print(f"\nbudget: {budget}")
     if conditional:
         print("\nstep  " + "  ".join(f"{n + ' feat':>14}{n + ' grad':>14}" for n in results))

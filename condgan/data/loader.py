@@ -17,11 +17,14 @@ from .sources import LabelledImages, read_image
 
 
 def make_loader(data: LabelledImages, batch_size: int, device: torch.device | str, *, hflip: bool = False,
-                seed: int = 0, resident: str = "auto", num_workers: int = 4) -> ResidentLoader | StreamingLoader:
+                seed: int = 0, resident: str = "auto", num_workers: int = 4, rank: int = 0,
+                world_size: int = 1) -> ResidentLoader | StreamingLoader:
     """The right loader for `data`: resident when it is in memory ('auto'), or as forced by 'yes' / 'no'.
 
-    Whether data fits in memory is decided once, by `load_images(max_resident_bytes=...)`.
+    Whether data fits in memory is decided once, by `load_images(max_resident_bytes=...)`. With
+    `world_size` > 1, `batch_size` is the global batch and each process gets its `rank`'s slice of it.
     """
+    shard = dict(rank=rank, world_size=world_size)
     if resident not in ("auto", "yes", "no"):
         raise DataError(f"resident={resident!r} is not supported; use 'auto', 'yes' or 'no'")
     if resident == "yes" and data.images is None:
@@ -29,17 +32,22 @@ def make_loader(data: LabelledImages, batch_size: int, device: torch.device | st
                         f"more than max_resident_bytes); raise load_images(max_resident_bytes=...) or use "
                         f"resident='auto'")
     if resident == "yes" or (resident == "auto" and data.images is not None):
-        return ResidentLoader(data, batch_size, device, hflip=hflip, seed=seed)
-    return StreamingLoader(data, batch_size, device, hflip=hflip, seed=seed, num_workers=num_workers)
+        return ResidentLoader(data, batch_size, device, hflip=hflip, seed=seed, **shard)
+    return StreamingLoader(data, batch_size, device, hflip=hflip, seed=seed, num_workers=num_workers, **shard)
 
 
 class _EpochLoader:
-    """What both loaders share: epoch bookkeeping, the private generators, flips and state."""
+    """What both loaders share: epoch bookkeeping, the private generators, flips and state.
+
+    Every process of a distributed run draws the same permutation and flips for the global batch and keeps
+    its own rows (`rank`-th of `world_size` equal slices): each epoch is partitioned across processes, and
+    the union of the slices is exactly the batch one process would have drawn.
+    """
 
     kind = ""
 
     def __init__(self, data: LabelledImages, batch_size: int, device: torch.device | str, *, hflip: bool,
-                 seed: int, perm_device: torch.device | str | None = None):
+                 seed: int, perm_device: torch.device | str | None = None, rank: int = 0, world_size: int = 1):
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise DataError(f"batch_size={batch_size!r} must be a positive integer")
         if batch_size > len(data):
@@ -47,7 +55,11 @@ class _EpochLoader:
                             f"use batch_size <= {len(data)}")
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise DataError(f"seed={seed!r} must be a non-negative integer")
+        if batch_size % world_size:
+            raise DataError(f"batch_size={batch_size} must divide evenly among {world_size} processes")
         self.num_images, self.batch_size, self.hflip = len(data), int(batch_size), bool(hflip)
+        self.local_batch = self.batch_size // world_size
+        self.rows = slice(rank * self.local_batch, (rank + 1) * self.local_batch)
         self.device = torch.device(device)
         self.batches_per_epoch = len(data) // self.batch_size  # an incomplete last batch is dropped
         perm_seed, flip_seed = (int(s) for s in np.random.SeedSequence(int(seed)).generate_state(2, np.uint64))
@@ -60,19 +72,23 @@ class _EpochLoader:
         self._perm_state = self._perm_gen.get_state()  # enough to rebuild this epoch's order on resume
         self._perm = torch.randperm(self.num_images, generator=self._perm_gen, device=self._perm_gen.device)
 
+    def _indices(self, i: int) -> torch.Tensor:
+        """This process's rows of global batch i of the current permutation."""
+        return self._perm[i * self.batch_size:(i + 1) * self.batch_size][self.rows]
+
     def _fetch(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Batch i of the current permutation: uint8 NCHW images and int64 labels on the device."""
+        """This process's rows of batch i: uint8 NCHW images and int64 labels on the device."""
         raise NotImplementedError
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The next batch: float32 NCHW images in [-1, 1] and int64 labels, both on the device."""
+        """The next (local) batch: float32 NCHW images in [-1, 1] and int64 labels, both on the device."""
         if self.batch == self.batches_per_epoch:
             self.epoch, self.batch = self.epoch + 1, 0
             self._new_permutation()
         x, y = self._fetch(self.batch)
         self.batch += 1
         if self.hflip:
-            flip = torch.rand(len(x), generator=self._flip_gen, device=self.device) < 0.5
+            flip = (torch.rand(self.batch_size, generator=self._flip_gen, device=self.device) < 0.5)[self.rows]
             x = torch.where(flip[:, None, None, None], x.flip(3), x)
         return x.float() / 127.5 - 1, y
 
@@ -107,11 +123,11 @@ class ResidentLoader(_EpochLoader):
     kind = "resident"
 
     def __init__(self, data: LabelledImages, batch_size: int, device: torch.device | str, *, hflip: bool = False,
-                 seed: int = 0):
+                 seed: int = 0, rank: int = 0, world_size: int = 1):
         if data.images is None:
             raise DataError(f"{data.source} is on disk, not in memory; use StreamingLoader or load it with a "
                             f"larger max_resident_bytes")
-        super().__init__(data, batch_size, device, hflip=hflip, seed=seed)
+        super().__init__(data, batch_size, device, hflip=hflip, seed=seed, rank=rank, world_size=world_size)
         n, h, w, c = data.images.shape
         self._images = torch.empty((n, c, h, w), dtype=torch.uint8, device=self.device)
         for i in range(0, n, 4096):  # chunked, so the device never holds two copies
@@ -119,7 +135,7 @@ class ResidentLoader(_EpochLoader):
         self._labels = torch.from_numpy(data.labels).to(self.device)
 
     def _fetch(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        idx = self._perm[i * self.batch_size:(i + 1) * self.batch_size]
+        idx = self._indices(i)
         return self._images.index_select(0, idx), self._labels.index_select(0, idx)
 
 
@@ -129,14 +145,15 @@ class StreamingLoader(_EpochLoader):
     kind = "streaming"
 
     def __init__(self, data: LabelledImages, batch_size: int, device: torch.device | str, *, hflip: bool = False,
-                 seed: int = 0, num_workers: int = 4):
+                 seed: int = 0, num_workers: int = 4, rank: int = 0, world_size: int = 1):
         if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
             raise DataError(f"num_workers={num_workers!r} must be a non-negative integer")
         self._sampler = _Indices()
         self._iter = None
-        super().__init__(data, batch_size, device, hflip=hflip, seed=seed, perm_device="cpu")
+        super().__init__(data, batch_size, device, hflip=hflip, seed=seed, perm_device="cpu", rank=rank,
+                         world_size=world_size)
         self._loader = DataLoader(
-            _Decoded(data), batch_size=self.batch_size, sampler=self._sampler, drop_last=True,
+            _Decoded(data), batch_size=self.local_batch, sampler=self._sampler, drop_last=True,
             num_workers=num_workers, pin_memory=self.device.type == "cuda", persistent_workers=num_workers > 0,
             generator=torch.Generator().manual_seed(0))  # else DataLoader draws its worker seed from the global RNG
 
@@ -146,7 +163,7 @@ class StreamingLoader(_EpochLoader):
 
     def _fetch(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         if self._iter is None:  # new epoch or resumed: skip taken batches by slicing, without decoding them
-            self._sampler.indices = self._perm[i * self.batch_size:self.batches_per_epoch * self.batch_size].tolist()
+            self._sampler.indices = torch.cat([self._indices(j) for j in range(i, self.batches_per_epoch)]).tolist()
             self._iter = iter(self._loader)
         try:
             x, y = next(self._iter)

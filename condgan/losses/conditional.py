@@ -37,8 +37,10 @@ def false_negative_mask(labels: torch.Tensor) -> torch.Tensor:
 
 def d2d_ce_from_similarities(pos_sim: torch.Tensor, sim: torch.Tensor, labels: torch.Tensor,
                              temperature: float, m_p: float, m_n: float | None = None,
-                             easy_suppression: bool = True) -> torch.Tensor:
-    """D2D-CE given cosines: `pos_sim` (B,) = cos(f_i, v_{y_i}), `sim` (B, B) = cos(f_i, f_j).
+                             easy_suppression: bool = True, key_labels: torch.Tensor | None = None
+                             ) -> torch.Tensor:
+    """D2D-CE given cosines: `pos_sim` (B,) = cos(f_i, v_{y_i}), `sim` (B, K) = cos(f_i, f_j) against K
+    candidate negatives labelled `key_labels` (default: the batch itself, K = B).
 
     Split out of `d2d_ce` so the mining behaviour can be checked on the similarities themselves, where it
     is defined, rather than through the normalisation's Jacobian.
@@ -51,13 +53,15 @@ def d2d_ce_from_similarities(pos_sim: torch.Tensor, sim: torch.Tensor, labels: t
         neg = F.relu(sim - m_n) / temperature        # max(cos - m_n, 0) / tau: easy negatives are flat
     else:
         pos, neg = pos_sim / temperature, sim / temperature
-    neg = neg.masked_fill(~false_negative_mask(labels), float("-inf"))
+    key_labels = labels if key_labels is None else key_labels
+    neg = neg.masked_fill(labels[:, None] == key_labels[None, :], float("-inf"))  # false negatives + self
     logits = torch.cat([pos[:, None], neg], dim=1)  # the positive is always finite, so no row is all -inf
     return (torch.logsumexp(logits, dim=1) - pos).mean()
 
 
 def d2d_ce(embed: torch.Tensor, proxy: torch.Tensor, labels: torch.Tensor, temperature: float,
-           m_p: float, m_n: float | None = None, easy_suppression: bool = True) -> torch.Tensor:
+           m_p: float, m_n: float | None = None, easy_suppression: bool = True,
+           keys: torch.Tensor | None = None, key_labels: torch.Tensor | None = None) -> torch.Tensor:
     """ReACGAN's Data-to-Data Cross-Entropy (Kang et al. 2021).
 
     `embed` (B, d): D's projected features; `proxy` (B, d): each sample's class proxy (both unnormalised).
@@ -66,8 +70,11 @@ def d2d_ce(embed: torch.Tensor, proxy: torch.Tensor, labels: torch.Tensor, tempe
     are already close and pushing negatives that are already far, so gradients go to hard samples, and
     the softmax weights hard negatives by how similar they are. m_n defaults to 1 - m_p.
     easy_suppression=False drops both margins (the paper's ablation).
+    `keys`/`key_labels`: the embeddings negatives are drawn from, when they are more than this batch (the
+    global batch of a distributed run, which contains `embed`); default `embed`/`labels`.
     """
     f = F.normalize(embed.float(), dim=1)
     v = F.normalize(proxy.float(), dim=1)
-    return d2d_ce_from_similarities((f * v).sum(dim=1), f @ f.t(), labels, temperature, m_p, m_n,
-                                    easy_suppression)
+    k = f if keys is None else F.normalize(keys.float(), dim=1)
+    return d2d_ce_from_similarities((f * v).sum(dim=1), f @ k.t(), labels, temperature, m_p, m_n,
+                                    easy_suppression, key_labels)

@@ -72,13 +72,31 @@ def array_batches(images: np.ndarray, labels: np.ndarray | None, batch_size: int
         yield x, y
 
 
-def generator_batches(sampler, num_samples: int, truncation: float | None, seed: int, batch_size: int
-                      ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Class-balanced labels (0, 1, ..., K-1, 0, ...) in a fixed order; each batch has its own seed."""
+def generator_batches(sampler, num_samples: int, truncation: float | None, seed: int, batch_size: int,
+                      shard: tuple[int, int] = (0, 1)) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Class-balanced labels (0, 1, ..., K-1, 0, ...) in a fixed order; each batch has its own seed.
+    `shard=(rank, world_size)`: only batches rank, rank + world_size, ... (see `interleave`)."""
     labels = torch.arange(num_samples) % sampler.num_classes
     for b, i in enumerate(range(0, num_samples, batch_size)):
+        if b % shard[1] != shard[0]:
+            continue
         y = labels[i:i + batch_size]
         yield sampler.sample(y, truncation=truncation, seed=seed * 1_000_003 + b).permute(0, 3, 1, 2), y
+
+
+def interleave(parts: list[Features], batch_size: int) -> Features:
+    """Undo the sharding of `generator_batches`: part r holds batches r, r + W, ...; the result is in the
+    order one process would have produced, so every metric (KID's subsets included) comes out the same."""
+    parts = [p for p in parts if p.pool is not None]  # a process with no batch (fewer batches than processes)
+
+    def rebuild(field: str) -> np.ndarray | None:
+        arrays = [getattr(p, field) for p in parts]
+        if any(a is None for a in arrays):
+            return None
+        chunks = [[a[i:i + batch_size] for i in range(0, len(a), batch_size)] for a in arrays]
+        ordered = [c[b] for b in range(max(map(len, chunks))) for c in chunks if b < len(c)]
+        return np.concatenate(ordered)
+    return Features(*(rebuild(f) for f in ("pool", "logits", "labels", "images")))
 
 
 def cached_real_features(net: nn.Module, images: np.ndarray, labels: np.ndarray | None, device: torch.device,

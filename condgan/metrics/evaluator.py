@@ -91,6 +91,7 @@ def train_evaluator(images: np.ndarray, labels: np.ndarray, class_names: list[st
     device = torch.device(device)
     net = DomainClassifier(x.shape[1], len(class_names), x.shape[-1], width=width).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
+    batch_size = min(batch_size, len(x))  # a data set smaller than one batch is one batch
     steps = epochs * max(1, len(x) // batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
     for epoch in range(epochs):

@@ -9,21 +9,28 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import torch
 from tqdm import tqdm
 
 
 class RunLogger:
-    def __init__(self, run_dir: Path, total_steps: int, start_step: int, progress: bool = True):
+    """`write=False` (every process but the main one of a distributed run): statistics are still averaged
+    (a collective all processes must join), but nothing is written."""
+
+    def __init__(self, run_dir: Path, total_steps: int, start_step: int, progress: bool = True,
+                 write: bool = True):
         self.run_dir = Path(run_dir)
-        self._drop_rows_after(start_step)
-        self.jsonl = open(self.run_dir / "stats.jsonl", "a", buffering=1)
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-            self.tb = SummaryWriter(str(self.run_dir / "tensorboard"))
-        except ImportError:  # tensorboard is a dependency, but logging must not be what stops a run
-            self.tb = None
+        self.jsonl = self.tb = None
+        if write:
+            self._drop_rows_after(start_step)
+            self.jsonl = open(self.run_dir / "stats.jsonl", "a", buffering=1)
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+                self.tb = SummaryWriter(str(self.run_dir / "tensorboard"))
+            except ImportError:  # tensorboard is a dependency, but logging must not be what stops a run
+                self.tb = None
         tty = sys.stderr.isatty()
         self.bar = tqdm(total=total_steps, initial=start_step, disable=not progress, dynamic_ncols=True,
                         unit="step", mininterval=0.5 if tty else 30.0)
@@ -51,10 +58,13 @@ class RunLogger:
         for k, v in stats.items():
             self.pending.setdefault(k, []).append(v)
 
-    def flush(self, step: int, images_per_step: int, extra: dict[str, float] | None = None) -> dict[str, float]:
-        """Average what accumulated since the last flush (one host sync), write it everywhere."""
+    def flush(self, step: int, images_per_step: int, extra: dict[str, float] | None = None,
+              reduce: Callable[[torch.Tensor], torch.Tensor] = lambda t: t) -> dict[str, float]:
+        """Average what accumulated since the last flush (one host sync), write it everywhere. `reduce`
+        averages the means over the processes of a distributed run."""
         keys = list(self.pending)
-        means = torch.stack([torch.stack(self.pending[k]).float().mean() for k in keys]).tolist() if keys else []
+        means = reduce(torch.stack([torch.stack(self.pending[k]).float().mean() for k in keys])).tolist() \
+            if keys else []
         self.pending.clear()
         now = time.perf_counter()
         steps = max(step - self.step0, 1)
@@ -69,6 +79,8 @@ class RunLogger:
         return row
 
     def write(self, row: dict[str, float]) -> None:
+        if self.jsonl is None:
+            return
         self.jsonl.write(json.dumps(row) + "\n")
         if self.tb is not None:
             for k, v in row.items():
@@ -81,6 +93,7 @@ class RunLogger:
 
     def close(self) -> None:
         self.bar.close()
-        self.jsonl.close()
+        if self.jsonl is not None:
+            self.jsonl.close()
         if self.tb is not None:
             self.tb.close()

@@ -26,6 +26,7 @@ from ..data.resize import with_resolution
 from ..models import build_networks
 from ..sample import ConditionalSampler, save_png
 from .checkpoint import checkpoint_name, list_checkpoints, load_checkpoint, prune_checkpoints, save_checkpoint
+from .distributed import Distributed, setup, teardown
 from .ema import EMA, standing_stats
 from .evaluation import TrainingEvaluator
 from .guards import (DivergenceError, DivergenceMonitor, StopSignals, TrainingInterrupted,
@@ -62,16 +63,25 @@ class Trainer:
     latent_rng: torch.Generator
     device: torch.device
     num_classes: int
+    dist: Distributed = Distributed()
     step: int = 0
     lr_scale: float = 1.0  # cut by train.on_divergence=rollback
 
     @classmethod
     def build(cls, cfg: Config, num_classes: int, resolution: int, channels: int,
-              device: torch.device) -> "Trainer":
-        torch.manual_seed(cfg.train.seed)  # network initialisation
+              device: torch.device, dist: Distributed = Distributed()) -> "Trainer":
+        torch.manual_seed(cfg.train.seed)  # network initialisation: the same on every process
         G, D = build_networks(cfg, num_classes, resolution, channels)
+        if dist.enabled and device.type == "cuda":  # cross-replica BatchNorm, as BigGAN (CUDA only in PyTorch)
+            G = nn.SyncBatchNorm.convert_sync_batchnorm(G)
         G, D = G.to(device), D.to(device)
         G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+        G_train, D_train = G, D
+        if dist.enabled:  # gradients averaged by PyTorch's DistributedDataParallel
+            from torch.nn.parallel import DistributedDataParallel as DDP
+            ids = [device.index] if device.type == "cuda" else None
+            G_train = DDP(G, device_ids=ids, broadcast_buffers=False)
+            D_train = DDP(D, device_ids=ids, broadcast_buffers=False)
         o = cfg.optim
         fused = device.type == "cuda"
         g_opt = torch.optim.Adam(G.parameters(), lr=o.g_lr, betas=o.g_betas, eps=o.eps,
@@ -79,14 +89,17 @@ class Trainer:
         d_opt = torch.optim.Adam(D.parameters(), lr=o.d_lr, betas=o.d_betas, eps=o.eps,
                                  weight_decay=o.weight_decay, fused=fused or None)
         latent_rng = torch.Generator(device).manual_seed(cfg.train.seed + 1)
-        return cls(cfg, G, D, G_ema, g_opt, d_opt, Objective(cfg, G, D, device),
-                   EMA(cfg.train.ema_decay, cfg.train.ema_start), latent_rng, device, num_classes)
+        objective = Objective(cfg, G, D, device, G_train, D_train, rank=dist.rank)
+        return cls(cfg, G, D, G_ema, g_opt, d_opt, objective, EMA(cfg.train.ema_decay, cfg.train.ema_start),
+                   latent_rng, device, num_classes, dist)
 
     def latents(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Training latents: z ~ N(0, I) and uniformly drawn class labels, from the trainer's own RNG."""
+        """Training latents for a global batch of n: z ~ N(0, I) and uniform class labels from the trainer's
+        own RNG; every process draws all n and keeps its slice."""
         z = torch.randn(n, self.G.z_dim, device=self.device, generator=self.latent_rng)
         y = torch.randint(0, self.num_classes, (n,), device=self.device, generator=self.latent_rng)
-        return z, y
+        rows = self.dist.local(n)
+        return z[rows], y[rows]
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.cfg.train.precision == "bf16":
@@ -285,16 +298,31 @@ def train(cfg: Config, outdir: str | Path, resume: bool = False, force: bool = F
           progress: bool = True) -> Path:
     """Train according to `cfg` into the run folder `outdir`; returns the final checkpoint's path.
 
-    Raises TrainingInterrupted (after writing a checkpoint) on SIGTERM/SIGINT, DivergenceError on a
-    non-finite loss or weight (unless train.on_divergence=rollback and rollbacks remain).
+    Under torchrun every process runs this function; they share the global batch, and only the main
+    process writes files. Raises TrainingInterrupted (after writing a checkpoint) on SIGTERM/SIGINT,
+    DivergenceError on a non-finite loss or weight (unless train.on_divergence=rollback and rollbacks remain).
     """
-    run_dir = Path(outdir)
-    prepare_run_dir(run_dir, resume, force)
+    dist = setup(cfg.train.device)
+    try:
+        return _train(cfg, Path(outdir), resume, force, progress, dist)
+    finally:
+        teardown(dist)
+
+
+def _train(cfg: Config, run_dir: Path, resume: bool, force: bool, progress: bool, dist: Distributed) -> Path:
+    if dist.is_main:
+        prepare_run_dir(run_dir, resume, force)
+    dist.barrier()
     if cfg.train.threads > 0:
         torch.set_num_threads(cfg.train.threads)
     if cfg.train.deterministic:
         torch.use_deterministic_algorithms(True)
     device = pick_device(cfg.train.device)
+    if dist.enabled and device.type == "cuda":
+        device = torch.device("cuda", dist.local_rank)
+    if cfg.train.batch_size % dist.world_size:
+        raise ValueError(f"train.batch_size={cfg.train.batch_size} must divide evenly among {dist.world_size} "
+                         "processes (it is the global batch).")
     random.seed(cfg.train.seed)
     np.random.seed(cfg.train.seed)
 
@@ -304,21 +332,25 @@ def train(cfg: Config, outdir: str | Path, resume: bool = False, force: bool = F
         data = without_labels(data)
     meta = data_meta(data)
     loader = make_loader(data, cfg.train.batch_size, device, hflip=cfg.data.hflip, seed=cfg.train.seed,
-                         resident=cfg.data.resident, num_workers=cfg.data.num_workers)
-    t = Trainer.build(cfg, data.num_classes, data.resolution, data.channels, device)
+                         resident=cfg.data.resident, num_workers=cfg.data.num_workers, rank=dist.rank,
+                         world_size=dist.world_size)
+    t = Trainer.build(cfg, data.num_classes, data.resolution, data.channels, device, dist)
 
     ckpts = list_checkpoints(run_dir / "checkpoints") if resume else []
     last_ckpt = ckpts[-1][1] if ckpts else None
     if last_ckpt is not None:
         _restore(t, loader, last_ckpt, data, device)
-        print(f"Resuming from {last_ckpt} at step {t.step}.", flush=True)
-    save_config(cfg, run_dir / "config.yaml")
+        if dist.is_main:
+            print(f"Resuming from {last_ckpt} at step {t.step}.", flush=True)
+    main = dist.is_main
+    if main:
+        save_config(cfg, run_dir / "config.yaml")
 
-    evaluator = TrainingEvaluator(cfg, data, device) if cfg.train.eval_every > 0 else None
+    evaluator = TrainingEvaluator(cfg, data, device, dist) if cfg.train.eval_every > 0 else None
     best = run_dir / "checkpoints" / "best.pt"
     if evaluator is not None and resume and best.is_file():  # a resumed run must beat its own best
         evaluator.best = load_checkpoint(best).get("best", {}).get("value")
-    logger = RunLogger(run_dir, cfg.train.steps, t.step, progress)
+    logger = RunLogger(run_dir, cfg.train.steps, t.step, progress and main, write=main)
     monitor = DivergenceMonitor()
     images_per_step = cfg.train.batch_size * cfg.train.d_steps
     rollbacks = 0
@@ -329,8 +361,12 @@ def train(cfg: Config, outdir: str | Path, resume: bool = False, force: bool = F
                 monitor.watch(stats, t.step)
                 logger.accumulate(stats)
                 logger.bar.update(1)
-                done = t.step == cfg.train.steps or stop.requested is not None
-                log = t.step % cfg.train.log_every == 0 or done
+                log = t.step % cfg.train.log_every == 0
+                # processes agree on stopping at log steps only: a collective every step would cost a sync
+                stopping = (dist.any(stop.requested is not None) if log else False) if dist.enabled \
+                    else stop.requested is not None
+                done = t.step == cfg.train.steps or stopping
+                log = log or done
                 grid = t.step % cfg.train.grid_every == 0 or done
                 ckpt = t.step % cfg.train.ckpt_every == 0 or done
                 evaluate = evaluator is not None and (t.step % cfg.train.eval_every == 0 or done)
@@ -341,29 +377,35 @@ def train(cfg: Config, outdir: str | Path, resume: bool = False, force: bool = F
                         rollbacks = _roll_back_or_raise(e, t, loader, last_ckpt, rollbacks, data, logger, monitor)
                         continue
                 if log:
-                    logger.flush(t.step, images_per_step)
+                    logger.flush(t.step, images_per_step, reduce=dist.mean)
                 if grid or ckpt or evaluate:
                     refresh_standing_stats(t)
-                if grid:
+                if grid and main:
                     write_grid(t, meta, run_dir, logger)
                 if ckpt:
-                    last_ckpt = save_training_checkpoint(t, loader, meta, run_dir)
+                    if main:
+                        last_ckpt = save_training_checkpoint(t, loader, meta, run_dir)
+                    dist.barrier()  # a rollback on any process may read it next
+                    last_ckpt = run_dir / "checkpoints" / checkpoint_name(t.step)
                 if evaluate:
                     row = {"step": t.step, **evaluator(t.G_ema, meta["class_names"])}
                     logger.write(row)
-                    if evaluator.is_best(row):  # kept beside the last K, never pruned, never resumed from
+                    if main and evaluator.is_best(row):  # kept beside the last K, never pruned, never resumed from
                         save_training_checkpoint(t, loader, meta, run_dir, name="best.pt",
                                                  best={"metric": evaluator.best_key, "value": evaluator.best})
-                if stop.requested is not None:
-                    name = signal.Signals(stop.requested).name
+                if stopping:
+                    signum = stop.requested or signal.SIGTERM
                     raise TrainingInterrupted(
-                        f"Stopped by {name} at step {t.step}; checkpoint {last_ckpt} written. Continue with: "
-                        f"condgan train --outdir {run_dir} --resume", stop.requested)
+                        f"Stopped by {signal.Signals(signum).name} at step {t.step}; checkpoint {last_ckpt} "
+                        f"written. Continue with: condgan train --outdir {run_dir} --resume", signum)
     finally:
         logger.close()
         loader.close()
     if last_ckpt is None:  # steps already reached: still leave a checkpoint behind
-        last_ckpt = save_training_checkpoint(t, loader, meta, run_dir)
+        if main:
+            last_ckpt = save_training_checkpoint(t, loader, meta, run_dir)
+        dist.barrier()
+        last_ckpt = run_dir / "checkpoints" / checkpoint_name(t.step)
     return last_ckpt
 
 

@@ -6,7 +6,10 @@ methods differ by the parts composed here, never by their own loop:
 - regularisers: R1/R2 gradient penalties, consistency regularisation, orthogonal regularisation;
 - augmentation of every D input: DiffAugment, with a fixed, scheduled or ADA-steered probability.
 
-Real and fake go through D in one forward pass (D has no BatchNorm, so the samples stay independent).
+Real and fake (and the consistency-regularisation views) go through D in one forward pass: D has no
+BatchNorm, so the samples stay independent, and under DistributedDataParallel each network is called once
+per backward. `G_train`/`D_train` are the (possibly DDP-wrapped) modules whose gradients are trained; G's
+loss reads the plain D, whose parameters are frozen in that phase.
 """
 from __future__ import annotations
 
@@ -21,16 +24,19 @@ from ..config import Config
 from ..losses import ADVERSARIAL, orthogonal_regularisation
 from ..losses.conditional import classifier_ce, d2d_ce, proxy_nce
 from ..losses.gradient_penalty import gradient_norm_squared
+from .distributed import gather_rows
 
 
 class Objective:
-    def __init__(self, cfg: Config, G: nn.Module, D: nn.Module, device: torch.device):
+    def __init__(self, cfg: Config, G: nn.Module, D: nn.Module, device: torch.device,
+                 G_train: nn.Module | None = None, D_train: nn.Module | None = None, rank: int = 0):
         self.G, self.D, self.loss, self.aug = G, D, cfg.loss, cfg.augment
+        self.G_train, self.D_train = G_train or G, D_train or D
         self.adv_d, self.adv_g = ADVERSARIAL[cfg.loss.adversarial]
         self.g_needs_real = cfg.loss.adversarial == "rpgan"  # G's loss compares its fakes with reals
         # R1/R2 gammas are attributes because a burn-in schedule may move them every step
         self.r1_gamma, self.r2_gamma = cfg.loss.r1_gamma, cfg.loss.r2_gamma
-        self.aug_rng = torch.Generator(device).manual_seed(cfg.train.seed + 3)
+        self.aug_rng = torch.Generator(device).manual_seed(cfg.train.seed + 3 + 1000 * rank)  # per process
         self.aug_p = torch.tensor(float(cfg.augment.p), device=device)
         self.ada = (AdaptiveAugment(target=cfg.augment.ada_target, interval=cfg.augment.ada_interval,
                                     speed_img=int(cfg.augment.ada_kimg * 1000), p=cfg.augment.p, device=device)
@@ -47,9 +53,10 @@ class Objective:
         name = self.loss.cond
         if name == "ce":
             return classifier_ce(out["logits"], y)
-        if name in ("d2dce", "d2dce_noess"):
+        if name in ("d2dce", "d2dce_noess"):  # negatives come from the whole (global) batch
             return d2d_ce(out["embed"], out["proxy"], y, self.loss.temperature, self.loss.m_p, self.loss.m_n,
-                          easy_suppression=name == "d2dce")
+                          easy_suppression=name == "d2dce", keys=gather_rows(out["embed"]),
+                          key_labels=gather_rows(y.detach()))
         if name == "proxy_nce":
             return proxy_nce(out["embed"], self.D.head.proxies.weight, y, self.loss.temperature)
         raise ValueError(f"Unknown conditioning loss '{name}'.")
@@ -59,11 +66,16 @@ class Objective:
                y_fake: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """D's loss on one real and one (detached) fake batch."""
         n = len(x_real)
-        x = self.augment(torch.cat([x_real, x_fake]))
+        x, y = self.augment(torch.cat([x_real, x_fake])), torch.cat([y_real, y_fake])
         penalise = self.r1_gamma > 0 or self.r2_gamma > 0
         if penalise:
             x = x.detach().requires_grad_(True)
-        out = self.D(x, torch.cat([y_real, y_fake]))
+        if self.loss.cr_lambda > 0:  # the consistency views of the reals ride along in the same forward
+            views = cr_augment(x_real, self.aug_rng)
+            out_all = self.D_train(torch.cat([x, views]), torch.cat([y, y_real]))
+            out, out_cr = {k: v[:2 * n] for k, v in out_all.items()}, {k: v[2 * n:] for k, v in out_all.items()}
+        else:
+            out = self.D_train(x, y)
         adv = out["adv"].float()
         real, fake = adv[:n], adv[n:]
         loss = self.adv_d(real, fake)
@@ -81,12 +93,12 @@ class Objective:
             if self.loss.cond_on_fake:
                 cond = cond + self.cond_loss({k: v[n:] for k, v in out.items()}, y_fake)
             loss = loss + self.loss.cond_lambda * cond
-            stats.update({"D/cond": cond.detach(), **self._probes(out["features"], n, cond)})
+            stats.update({"D/cond": cond.detach(), **self._probes(out_all["features"] if self.loss.cr_lambda > 0
+                                                                   else out["features"], n, cond)})
 
         if self.loss.cr_lambda > 0:  # consistency regularisation on real images (Zhang et al., 2020)
-            out_aug = self.D(cr_augment(x_real, self.aug_rng), y_real)
-            keys = [k for k in ("adv", "logits", "embed") if k in out_aug]
-            cr = sum((out_aug[k].float() - out[k][:n].float()).reshape(n, -1).square().sum(1).mean() for k in keys)
+            keys = [k for k in ("adv", "logits", "embed") if k in out_cr]
+            cr = sum((out_cr[k].float() - out[k][:n].float()).reshape(n, -1).square().sum(1).mean() for k in keys)
             loss = loss + self.loss.cr_lambda * cr
             stats["D/cr"] = cr.detach()
 
@@ -115,7 +127,7 @@ class Objective:
     def g_loss(self, z: torch.Tensor, y: torch.Tensor, x_real: torch.Tensor | None = None,
                y_real: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """G's loss on a fresh batch of fakes; `x_real` is needed only by relativistic losses."""
-        x_fake = self.G(z, y)
+        x_fake = self.G_train(z, y)
         if self.g_needs_real:
             n = len(x_real)
             out = self.D(self.augment(torch.cat([x_real, x_fake])), torch.cat([y_real, y]))
