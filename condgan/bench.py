@@ -10,6 +10,33 @@ import torch
 
 from .config import load_config
 
+# Dense peak TFLOP/s by device name and precision (vendor data sheets): the denominator of MFU.
+PEAK_TFLOPS = {
+    "H200": {"bf16": 989.0, "fp32": 67.0},
+    "H100": {"bf16": 989.0, "fp32": 67.0},   # SXM; the PCIe card is 756 / 51
+    "A100": {"bf16": 312.0, "fp32": 19.5},
+    "L40S": {"bf16": 362.0, "fp32": 91.6},
+    "RTX 4090": {"bf16": 165.0, "fp32": 82.6},
+}
+
+
+def peak_tflops(device_name: str, precision: str) -> float | None:
+    for key, peaks in PEAK_TFLOPS.items():
+        if key in device_name:
+            return peaks[precision]
+    return None
+
+
+def step_flops(t, loader) -> int:
+    """FLOPs of one training step (its D steps and G step, forward and backward), counted by PyTorch's
+    `torch.utils.flop_counter` from the matmuls and convolutions actually run."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from .training.loop import train_step
+    with FlopCounterMode(display=False) as counter:
+        train_step(t, loader)
+    return counter.get_total_flops()
+
 
 def _bench_data(cfg):
     """The preset's real data when it can be read here, else random images of the preset's shape."""
@@ -38,6 +65,8 @@ def bench(preset: str, overrides: list[str] | None = None, steps: int = 20, warm
     loader = make_loader(data, cfg.train.batch_size, dev, hflip=cfg.data.hflip, seed=0, resident="yes")
     t = Trainer.build(cfg, data.num_classes, data.resolution, data.channels, dev)
     timing = time_steps(t, loader, steps, warmup)
+    flops = step_flops(t, loader)
+    achieved = flops / (timing["ms_per_step"] / 1000) / 1e12
     if dev.type == "cuda":
         peak = torch.cuda.max_memory_allocated(dev) / 2**30
         name = torch.cuda.get_device_name(dev)
@@ -47,4 +76,13 @@ def bench(preset: str, overrides: list[str] | None = None, steps: int = 20, warm
     return {"preset": cfg.preset, "device": name, "data": f"{kind} {data.shape[0]}x{data.shape[1]}x{data.shape[2]}",
             "batch_size": cfg.train.batch_size, "d_steps": cfg.train.d_steps, "precision": cfg.train.precision,
             "ms_per_step": round(timing["ms_per_step"], 2), "images_per_sec": round(timing["images_per_sec"], 1),
-            "peak_memory_gib": round(peak, 3), "steps_timed": steps}
+            "peak_memory_gib": round(peak, 3), "gflop_per_step": round(flops / 1e9, 3),
+            "achieved_tflops": round(achieved, 4), "mfu": _mfu(achieved, name, cfg), "steps_timed": steps,
+            "options": {k: getattr(cfg.train, k) for k in ("channels_last", "compile", "plain")}}
+
+
+def _mfu(achieved_tflops: float, device_name: str, cfg) -> float | None:
+    """Model-FLOPs utilisation: achieved / peak for the precision the step runs in (None: peak unknown)."""
+    precision = "fp32" if cfg.train.plain else cfg.train.precision
+    peak = peak_tflops(device_name, precision)
+    return round(achieved_tflops / peak, 4) if peak else None

@@ -140,6 +140,9 @@ class TrainConfig:
     rollback_lr_factor: float = 0.5  # rollback: learning rates are multiplied by this
     max_rollbacks: int = 3
     deterministic: bool = False
+    channels_last: bool = False      # NHWC memory layout for G, D and their inputs (faster convs on GPUs)
+    compile: str = "off"             # torch.compile G and D: off | default | reduce-overhead | max-autotune | eager
+    plain: bool = False              # every speed option off: fp32, eager, NCHW, unfused Adam (reference path)
 
 
 @dataclass
@@ -346,6 +349,8 @@ def validate(cfg: Config) -> None:
     check(t.steps >= 0, "train.steps", "must be non-negative.")
     check(0.0 <= t.ema_decay < 1.0, "train.ema_decay", "must lie in [0, 1).")
     check(t.precision in ("fp32", "bf16"), "train.precision", "must be fp32 or bf16.")
+    check(t.compile in ("off", "default", "reduce-overhead", "max-autotune", "eager"), "train.compile",
+          "must be off, default, reduce-overhead, max-autotune or eager.")
     check(t.on_divergence in ("stop", "rollback"), "train.on_divergence", "must be stop or rollback.")
     check(0.0 < t.rollback_lr_factor <= 1.0, "train.rollback_lr_factor", "must lie in (0, 1].")
     check(cfg.data.resident in ("auto", "yes", "no"), "data.resident", "must be auto, yes or no.")

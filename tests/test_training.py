@@ -146,3 +146,13 @@ def test_bench_reports_figures():
               warmup=1, device="cpu")
     assert r["ms_per_step"] > 0 and r["images_per_sec"] > 0 and r["peak_memory_gib"] > 0
     assert r["data"].startswith("real 16x16x1")
+    assert r["gflop_per_step"] > 0 and r["achieved_tflops"] > 0 and r["mfu"] is None  # no peak known for a CPU
+
+
+def test_step_flops_count_the_d_steps():
+    """Two D steps per G step cost more FLOPs than one: the counter sees the whole step."""
+    from condgan.bench import bench
+    small = ["G.ch=2", "D.ch=2", "G.z_dim=12", "G.shared_dim=8", "train.batch_size=8"]
+    one, two = (bench("digits", small + [f"train.d_steps={k}"], steps=1, warmup=0, device="cpu")["gflop_per_step"]
+                for k in (1, 2))
+    assert two > one * 1.2

@@ -74,7 +74,9 @@ class Trainer:
         G, D = build_networks(cfg, num_classes, resolution, channels)
         if dist.enabled and device.type == "cuda":  # cross-replica BatchNorm, as BigGAN (CUDA only in PyTorch)
             G = nn.SyncBatchNorm.convert_sync_batchnorm(G)
-        G, D = G.to(device), D.to(device)
+        fast = not cfg.train.plain
+        layout = torch.channels_last if fast and cfg.train.channels_last else torch.contiguous_format
+        G, D = G.to(device, memory_format=layout), D.to(device, memory_format=layout)
         G_ema = copy.deepcopy(G).eval().requires_grad_(False)
         G_train, D_train = G, D
         if dist.enabled:  # gradients averaged by PyTorch's DistributedDataParallel
@@ -82,8 +84,10 @@ class Trainer:
             ids = [device.index] if device.type == "cuda" else None
             G_train = DDP(G, device_ids=ids, broadcast_buffers=False)
             D_train = DDP(D, device_ids=ids, broadcast_buffers=False)
+        if fast and cfg.train.compile != "off":
+            G_train, D_train = compile_networks(cfg, G_train, D_train)
         o = cfg.optim
-        fused = device.type == "cuda"
+        fused = device.type == "cuda" and fast
         g_opt = torch.optim.Adam(G.parameters(), lr=o.g_lr, betas=o.g_betas, eps=o.eps,
                                  weight_decay=o.weight_decay, fused=fused or None)
         d_opt = torch.optim.Adam(D.parameters(), lr=o.d_lr, betas=o.d_betas, eps=o.eps,
@@ -102,7 +106,7 @@ class Trainer:
         return z[rows], y[rows]
 
     def autocast(self) -> contextlib.AbstractContextManager:
-        if self.cfg.train.precision == "bf16":
+        if self.cfg.train.precision == "bf16" and not self.cfg.train.plain:
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
@@ -133,6 +137,21 @@ class Trainer:
         if self.cfg.schedule.aug_p_start is not None and self.objective.ada is None:
             self.objective.aug_p.fill_(hp["aug_p"])
         self.ema.decay = hp["ema_decay"]
+
+
+def compile_networks(cfg: Config, G: nn.Module, D: nn.Module) -> tuple[nn.Module, nn.Module]:
+    """torch.compile the trained G and D (train.compile). D is left eager when R1/R2 need a double backward,
+    which compiled graphs do not support; without a working compiler both stay eager, with a warning."""
+    import warnings
+    mode = cfg.train.compile
+    kwargs = {"backend": "eager"} if mode == "eager" else ({} if mode == "default" else {"mode": mode})
+    try:
+        G = torch.compile(G, **kwargs)
+        if cfg.loss.r1_gamma == 0 and cfg.loss.r2_gamma == 0:
+            D = torch.compile(D, **kwargs)
+    except Exception as e:  # e.g. a platform without a compiler backend
+        warnings.warn(f"train.compile={mode} is not available here ({e}); training eagerly.")
+    return G, D
 
 
 def train_step(t: Trainer, loader) -> dict[str, torch.Tensor]:

@@ -31,11 +31,14 @@ class Objective:
     def __init__(self, cfg: Config, G: nn.Module, D: nn.Module, device: torch.device,
                  G_train: nn.Module | None = None, D_train: nn.Module | None = None, rank: int = 0):
         self.G, self.D, self.loss, self.aug = G, D, cfg.loss, cfg.augment
-        self.G_train, self.D_train = G_train or G, D_train or D
+        self.G_train = G if G_train is None else G_train
+        self.D_train = D if D_train is None else D_train
         self.adv_d, self.adv_g = ADVERSARIAL[cfg.loss.adversarial]
         self.g_needs_real = cfg.loss.adversarial == "rpgan"  # G's loss compares its fakes with reals
         # R1/R2 gammas are attributes because a burn-in schedule may move them every step
         self.r1_gamma, self.r2_gamma = cfg.loss.r1_gamma, cfg.loss.r2_gamma
+        self.layout = (torch.channels_last if cfg.train.channels_last and not cfg.train.plain
+                       else torch.contiguous_format)
         self.aug_rng = torch.Generator(device).manual_seed(cfg.train.seed + 3 + 1000 * rank)  # per process
         self.aug_p = torch.tensor(float(cfg.augment.p), device=device)
         self.ada = (AdaptiveAugment(target=cfg.augment.ada_target, interval=cfg.augment.ada_interval,
@@ -66,7 +69,8 @@ class Objective:
                y_fake: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """D's loss on one real and one (detached) fake batch."""
         n = len(x_real)
-        x, y = self.augment(torch.cat([x_real, x_fake])), torch.cat([y_real, y_fake])
+        x = self.augment(torch.cat([x_real, x_fake])).contiguous(memory_format=self.layout)
+        y = torch.cat([y_real, y_fake])
         penalise = self.r1_gamma > 0 or self.r2_gamma > 0
         if penalise:
             x = x.detach().requires_grad_(True)

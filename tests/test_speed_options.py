@@ -1,0 +1,68 @@
+"""The speed switches change how a step runs, not what it computes: channels-last, torch.compile, bf16 and
+the `train.plain` switch that turns them all off. Speed itself is measured by `condgan bench`, not here."""
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from condgan.config import load_config
+from condgan.data import load_images, make_loader
+from condgan.data.resize import with_resolution
+from condgan.training.loop import Trainer, train_step
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+
+
+def _trainer(tiny_overrides, **extra):
+    cfg = load_config("digits", {**tiny_overrides, **extra})
+    data = with_resolution(load_images("digits"), 16)
+    loader = make_loader(data, cfg.train.batch_size, torch.device("cpu"), seed=0)
+    return Trainer.build(cfg, data.num_classes, 16, data.channels, torch.device("cpu")), loader
+
+
+def test_channels_last_lays_out_the_convolutions(tiny_overrides):
+    t, loader = _trainer(tiny_overrides, **{"train.channels_last": True})
+    convs = [m.weight for m in t.D.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)
+    stats = train_step(t, loader)
+    assert all(torch.isfinite(v) for v in stats.values())
+
+
+def test_plain_turns_every_option_off(tiny_overrides):
+    t, _ = _trainer(tiny_overrides, **{"train.channels_last": True, "train.precision": "bf16",
+                                       "train.compile": "eager", "train.plain": True})
+    convs = [m.weight for m in t.D.modules() if isinstance(m, torch.nn.Conv2d) and m.in_channels > 1
+             and m.weight.shape[-1] > 1]  # (those are ambiguous: both layouts at once)
+    assert not any(w.is_contiguous(memory_format=torch.channels_last) for w in convs)
+    assert t.objective.G_train is t.G and t.objective.D_train is t.D  # not compiled
+    with t.autocast():
+        assert not torch.is_autocast_enabled("cpu")
+
+
+def test_compiled_networks_train(tiny_overrides):
+    """torch.compile's graph capture (the 'eager' backend: no code generation, so it runs in a test)."""
+    t, loader = _trainer(tiny_overrides, **{"train.compile": "eager", "loss.r1_gamma": 0.1})
+    assert t.objective.G_train is not t.G          # G compiled
+    assert t.objective.D_train is t.D              # D eager: R1 needs a double backward
+    stats = train_step(t, loader)
+    assert all(torch.isfinite(v) for v in stats.values()) and stats["D/r1"] > 0
+
+
+def test_fast_and_plain_paths_track(tiny_overrides):
+    """Same seed, channels-last vs plain: the first step is identical here and the windowed loss curves stay
+    within 10% of the loss range over 30 steps (`scripts/check_fast_path.py` runs 200 steps: 2.3%)."""
+    from check_fast_path import compare
+    overrides = [f"{k}={v}" for k, v in tiny_overrides.items() if not k.startswith("train.")]
+    result = compare("digits", [*overrides, "train.batch_size=8", "train.channels_last=true",
+                                "train.grid_classes=2", "train.grid_per_class=1"], steps=30, window=10,
+                     device="cpu")
+    assert result["D/loss first-step diff"] < 1e-4
+    assert result["D/loss max windowed diff / range"] < 0.1 and result["G/loss max windowed diff / range"] < 0.1
+
+
+@pytest.mark.parametrize("key, value", [("train.compile", "fast"), ("train.channels_last", "maybe")])
+def test_bad_speed_options_are_named(key, value):
+    from condgan.config import ConfigError
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_config("digits", {key: value})
