@@ -87,7 +87,8 @@ def _raw_and_smooth(ax: plt.Axes, steps: np.ndarray, values: np.ndarray, label: 
 
 
 def plot_losses(rows: Sequence[Row], path: Path | str) -> Path | None:
-    """Discriminator/generator losses (left) and discriminator outputs on real/fake (right) vs step.
+    """Discriminator/generator losses (left), discriminator outputs on real/fake (middle) and, for
+    classifier-based methods, the conditioning probes of ReACGAN Fig. 2 (right, log scale) vs step.
 
     Raw values are faint, a moving average is drawn over them; rollback events are dashed red lines so a
     jump in the curves can be traced to the loop restoring a checkpoint.
@@ -100,7 +101,9 @@ def plot_losses(rows: Sequence[Row], path: Path | str) -> Path | None:
     if not loss_keys and not out_keys:
         return None
     events = [r for r in rows if r.get("event") == "rollback" and _is_number(r.get("step"))]
-    panels = [(loss_keys, "Losses", "loss"), (out_keys, "Discriminator outputs", "D(x)")]
+    probe_keys = sorted({k for r in train for k in r if k.startswith("probe/") and _is_number(r[k])})
+    panels = [(loss_keys, "Losses", "loss"), (out_keys, "Discriminator outputs", "D(x)"),
+              (probe_keys, "Conditioning probes (growing: ACGAN-style collapse ahead)", "norm")]
     panels = [p for p in panels if p[0]]
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     with plt.rc_context(STYLE):
@@ -112,6 +115,8 @@ def plot_losses(rows: Sequence[Row], path: Path | str) -> Path | None:
                 ax.axvline(ev["step"], color="crimson", linestyle="--", linewidth=1,
                            label="rollback" if j == 0 else None)
             ax.set(title=title, xlabel="step", ylabel=ylabel)
+            if ylabel == "norm":
+                ax.set_yscale("log")
             ax.legend(loc="best")
         fig.suptitle("Training losses (faint: raw, solid: moving average)", fontsize=11)
         fig.tight_layout()

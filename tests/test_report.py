@@ -183,3 +183,14 @@ def test_grid_rows_and_timeline(tmp_path: Path):
     assert out is not None and Image.open(out).size[0] > 200
     assert plots.lower_is_better("metric/fid") and plots.lower_is_better("intra_fid")
     assert not plots.lower_is_better("metric/precision")
+
+
+def test_loss_plot_adds_a_probe_panel_for_classifier_methods(tmp_path):
+    from PIL import Image
+
+    from condgan import plots
+    rows = [{"step": s, "D/loss": 1.0 / s, "G/loss": 0.5, "D/real": 1.0, "D/fake": -1.0} for s in range(1, 30)]
+    probed = [{**r, "probe/feature_norm": 10.0 + r["step"], "probe/cond_grad_norm": 0.1} for r in rows]
+    two = Image.open(plots.plot_losses(rows, tmp_path / "a.png")).size[0]
+    three = Image.open(plots.plot_losses(probed, tmp_path / "b.png")).size[0]
+    assert three > two * 1.3
