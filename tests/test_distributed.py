@@ -133,3 +133,16 @@ def test_evaluation_during_distributed_training_matches_one_process(tmp_path, da
     assert a["metric/num_fake"] == b["metric/num_fake"] == 40
     assert a["metric/fid"] == pytest.approx(b["metric/fid"], rel=1e-3)
     assert (tmp_path / "ddp" / "checkpoints" / "best.pt").is_file()
+
+
+def test_an_existing_run_stops_every_process(tmp_path, data):
+    run = tmp_path / "ddp"
+    run.mkdir()
+    (run / "config.yaml").write_text("x: 1\n")
+    args = [f"{k}={json.dumps(v) if isinstance(v, list) else v}" for k, v in OVERRIDES.items()]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "condgan",
+           "train", "--outdir", str(run), "--no-progress", f"data.source={data}", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode != 0 and proc.stderr.count("already exists") >= 2  # both processes said why
+    assert (run / "config.yaml").read_text() == "x: 1\n"

@@ -209,8 +209,10 @@ def _set_rng_state(s: dict[str, Any]) -> None:
 
 # ----------------------------------------------------------------------------------------------------------
 
-def prepare_run_dir(outdir: Path, resume: bool, force: bool) -> None:
-    """Create the run folder; refuse to touch an existing run unless asked to resume or overwrite it."""
+def prepare_run_dir(outdir: Path, resume: bool, force: bool, check_only: bool = False) -> None:
+    """Create the run folder; refuse to touch an existing run unless asked to resume or overwrite it.
+    `check_only`: raise what this would raise, change nothing (every process of a distributed run checks,
+    so all of them stop together instead of waiting for the one that failed)."""
     outdir = Path(outdir)
     if outdir.exists() and any(outdir.iterdir()) and not resume:
         if not force:
@@ -219,8 +221,10 @@ def prepare_run_dir(outdir: Path, resume: bool, force: bool) -> None:
         if not (outdir / "config.yaml").exists() and not (outdir / "checkpoints").exists():
             raise RunExistsError(f"--force refuses to delete '{outdir}': it does not look like a condgan run "
                                  "folder (no config.yaml). Choose another --outdir.")
-        shutil.rmtree(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
+        if not check_only:
+            shutil.rmtree(outdir)
+    if not check_only:
+        outdir.mkdir(parents=True, exist_ok=True)
 
 
 def data_meta(data: LabelledImages) -> dict[str, Any]:
@@ -329,6 +333,8 @@ def train(cfg: Config, outdir: str | Path, resume: bool = False, force: bool = F
 
 
 def _train(cfg: Config, run_dir: Path, resume: bool, force: bool, progress: bool, dist: Distributed) -> Path:
+    prepare_run_dir(run_dir, resume, force, check_only=True)
+    dist.barrier()
     if dist.is_main:
         prepare_run_dir(run_dir, resume, force)
     dist.barrier()
