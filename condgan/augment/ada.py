@@ -10,6 +10,7 @@ waits for the GPU; the counts are host integers known without reading anything b
 from __future__ import annotations
 
 import torch
+import torch.distributed
 
 
 class AdaptiveAugment:
@@ -50,6 +51,11 @@ class AdaptiveAugment:
 
     def update(self) -> None:
         """Apply the accumulated evidence now and start a new interval (skipped if nothing was observed)."""
+        if torch.distributed.is_initialized() and torch.distributed.get_world_size() > 1:
+            # one p for all processes: pool the evidence (every process updates at the same D step)
+            torch.distributed.all_reduce(self._sign_sum)
+            self._count *= torch.distributed.get_world_size()
+            self._images *= torch.distributed.get_world_size()
         if self._count > 0:
             self._rt.copy_(self._sign_sum / self._count)
             adjust = torch.sign(self._rt - self.target) * (self._images / self.speed_img)
