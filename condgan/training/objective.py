@@ -74,12 +74,11 @@ class Objective:
         penalise = self.r1_gamma > 0 or self.r2_gamma > 0
         if penalise:
             x = x.detach().requires_grad_(True)
-        if self.loss.cr_lambda > 0:  # the consistency views of the reals ride along in the same forward
-            views = cr_augment(x_real, self.aug_rng)
-            out_all = self.D_train(torch.cat([x, views]), torch.cat([y, y_real]))
-            out, out_cr = {k: v[:2 * n] for k, v in out_all.items()}, {k: v[2 * n:] for k, v in out_all.items()}
+        if self.loss.cr_lambda > 0:  # the consistency-regularisation views of the reals ride along
+            out_all = self.D_train(torch.cat([x, cr_augment(x_real, self.aug_rng)]), torch.cat([y, y_real]))
         else:
-            out = self.D_train(x, y)
+            out_all = self.D_train(x, y)
+        out = {k: v[:2 * n] for k, v in out_all.items()}
         adv = out["adv"].float()
         real, fake = adv[:n], adv[n:]
         loss = self.adv_d(real, fake)
@@ -97,12 +96,12 @@ class Objective:
             if self.loss.cond_on_fake:
                 cond = cond + self.cond_loss({k: v[n:] for k, v in out.items()}, y_fake)
             loss = loss + self.loss.cond_lambda * cond
-            stats.update({"D/cond": cond.detach(), **self._probes(out_all["features"] if self.loss.cr_lambda > 0
-                                                                   else out["features"], n, cond)})
+            stats.update({"D/cond": cond.detach(), **self._probes(out_all["features"], n, cond)})
 
         if self.loss.cr_lambda > 0:  # consistency regularisation on real images (Zhang et al., 2020)
-            keys = [k for k in ("adv", "logits", "embed") if k in out_cr]
-            cr = sum((out_cr[k].float() - out[k][:n].float()).reshape(n, -1).square().sum(1).mean() for k in keys)
+            keys = [k for k in ("adv", "logits", "embed") if k in out_all]
+            cr = sum((out_all[k][2 * n:].float() - out[k][:n].float()).reshape(n, -1).square().sum(1).mean()
+                     for k in keys)
             loss = loss + self.loss.cr_lambda * cr
             stats["D/cr"] = cr.detach()
 
