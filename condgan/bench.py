@@ -28,14 +28,30 @@ def peak_tflops(device_name: str, precision: str) -> float | None:
 
 
 def step_flops(t, loader) -> int:
-    """FLOPs of one training step (its D steps and G step, forward and backward), counted by PyTorch's
-    `torch.utils.flop_counter` from the matmuls and convolutions actually run."""
-    from torch.utils.flop_counter import FlopCounterMode
+    """FLOPs of one training step (its D steps and G step, forward, backward and R1/R2's double backward),
+    from the matmuls and convolutions actually dispatched, priced by `torch.utils.flop_counter`'s formulas.
+
+    Why not `FlopCounterMode` itself: its per-module tracking hooks refuse `torch.autograd.grad` on a leaf,
+    which is exactly what the gradient penalties do.
+    """
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils.flop_counter import flop_registry
 
     from .training.loop import train_step
-    with FlopCounterMode(display=False) as counter:
+
+    class Count(TorchDispatchMode):
+        total = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            out = func(*args, **kwargs)
+            formula = flop_registry.get(func._overloadpacket)
+            if formula is not None:
+                Count.total += formula(*args, **kwargs, out_val=out)
+            return out
+    with Count():
         train_step(t, loader)
-    return counter.get_total_flops()
+    return Count.total
 
 
 def _bench_data(cfg):

@@ -66,3 +66,17 @@ def test_bad_speed_options_are_named(key, value):
     from condgan.config import ConfigError
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         load_config("digits", {key: value})
+
+
+def test_step_flops_equal_pytorchs_counter_and_include_the_penalties(tiny_overrides):
+    """Our dispatch-level count equals torch.utils.flop_counter.FlopCounterMode where that one works, and
+    also counts R1/R2's double backward, where FlopCounterMode refuses autograd.grad on a leaf."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from condgan.bench import step_flops
+    t, loader = _trainer(tiny_overrides)
+    with FlopCounterMode(display=False) as reference:
+        train_step(t, loader)
+    assert step_flops(t, loader) == reference.get_total_flops() > 0
+    t2, loader2 = _trainer(tiny_overrides, **{"loss.r1_gamma": 0.1, "loss.r2_gamma": 0.1})
+    assert step_flops(t2, loader2) > 1.2 * reference.get_total_flops()
