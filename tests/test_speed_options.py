@@ -80,3 +80,11 @@ def test_step_flops_equal_pytorchs_counter_and_include_the_penalties(tiny_overri
     assert step_flops(t, loader) == reference.get_total_flops() > 0
     t2, loader2 = _trainer(tiny_overrides, **{"loss.r1_gamma": 0.1, "loss.r2_gamma": 0.1})
     assert step_flops(t2, loader2) > 1.2 * reference.get_total_flops()
+
+
+def test_bf16_on_cpu_warns_that_it_is_slow(tmp_path, tiny_overrides):
+    import condgan
+    cfg = load_config("digits", {**tiny_overrides, "train.steps": 1, "train.precision": "bf16",
+                                 "train.device": "cpu"})
+    with pytest.warns(UserWarning, match="train.precision=fp32"):
+        condgan.train(cfg, tmp_path / "run", progress=False)
