@@ -10,7 +10,7 @@ import yaml
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .config import load_config, save_config
+    from .config import load_config
     from .training.loop import train
     preset = args.preset
     outdir = Path(args.outdir) if args.outdir else None
@@ -60,8 +60,6 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    import torch
-
     from .metrics.evaluate import (METRICS, cached_real_features, compute_metrics, extract, feature_network,
                                    generator_batches, read_image_set)
     from .metrics.weights import cache_dir

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -14,3 +15,12 @@ TINY = {  # a BigGAN small enough to train a few steps in a test on 2 CPU cores
 @pytest.fixture
 def tiny_overrides():
     return dict(TINY)
+
+
+@pytest.fixture
+def tiny_npz(tmp_path):
+    """A small labelled dataset (64 grey 16x16 images, 4 classes) that loads without scikit-learn."""
+    rng = np.random.default_rng(0)
+    path = tmp_path / "tiny.npz"
+    np.savez(path, x=rng.integers(0, 256, (64, 16, 16, 1), dtype=np.uint8), y=np.arange(64) % 4)
+    return path

@@ -29,14 +29,6 @@ OVERRIDES = {
 }
 
 
-@pytest.fixture
-def data(tmp_path):
-    rng = np.random.default_rng(0)
-    path = tmp_path / "tiny.npz"
-    np.savez(path, x=rng.integers(0, 256, (64, 16, 16, 1), dtype=np.uint8), y=np.arange(64) % 4)
-    return path
-
-
 def _torchrun(run, data, nproc=2):
     args = [f"{k}={json.dumps(v) if isinstance(v, list) else v}" for k, v in OVERRIDES.items()]
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", "-m",
@@ -47,9 +39,9 @@ def _torchrun(run, data, nproc=2):
     return proc
 
 
-def test_two_processes_train_the_same_weights_as_one(tmp_path, data):
-    _torchrun(tmp_path / "ddp", data)
-    condgan.train(load_config("digits", {**OVERRIDES, "data.source": str(data)}), tmp_path / "one", progress=False)
+def test_two_processes_train_the_same_weights_as_one(tmp_path, tiny_npz):
+    _torchrun(tmp_path / "ddp", tiny_npz)
+    condgan.train(load_config("digits", {**OVERRIDES, "data.source": str(tiny_npz)}), tmp_path / "one", progress=False)
     a = load_checkpoint(tmp_path / "ddp" / "checkpoints" / "checkpoint-0000003.pt")
     b = load_checkpoint(tmp_path / "one" / "checkpoints" / "checkpoint-0000003.pt")
     for net in ("G", "D", "G_ema"):
@@ -64,9 +56,9 @@ def test_two_processes_train_the_same_weights_as_one(tmp_path, data):
     assert images.shape == (4, 16, 16, 1) and images.dtype == torch.uint8
 
 
-def test_only_the_main_process_writes(tmp_path, data):
+def test_only_the_main_process_writes(tmp_path, tiny_npz):
     run = tmp_path / "ddp"
-    proc = _torchrun(run, data)
+    proc = _torchrun(run, tiny_npz)
     written = sorted(str(p.relative_to(run)) for p in run.rglob("*") if p.is_file() and "tensorboard" not in p.parts)
     assert written == ["checkpoints/checkpoint-0000003.pt", "config.yaml", "grids/grid-0000003.png", "stats.jsonl"]
     assert len(list((run / "tensorboard").iterdir())) == 1  # one event file: rank 0's
@@ -75,32 +67,32 @@ def test_only_the_main_process_writes(tmp_path, data):
     assert proc.stdout.count("Resuming") == 0
 
 
-def test_resume_under_ddp_continues_a_single_process_run(tmp_path, data):
+def test_resume_under_ddp_continues_a_single_process_run(tmp_path, tiny_npz):
     """A single-process checkpoint resumes under torchrun (and lands where one process would)."""
-    first = load_config("digits", {**OVERRIDES, "data.source": str(data), "train.steps": 2, "train.ckpt_every": 2})
+    first = load_config("digits", {**OVERRIDES, "data.source": str(tiny_npz), "train.steps": 2, "train.ckpt_every": 2})
     condgan.train(first, tmp_path / "mixed", progress=False)
     args = [f"{k}={json.dumps(v) if isinstance(v, list) else v}" for k, v in OVERRIDES.items()]
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "condgan",
-           "train", "--outdir", str(tmp_path / "mixed"), "--resume", "--no-progress", f"data.source={data}", *args]
+           "train", "--outdir", str(tmp_path / "mixed"), "--resume", "--no-progress", f"data.source={tiny_npz}", *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Resuming from" in proc.stdout and proc.stdout.count("Resuming from") == 1
-    condgan.train(load_config("digits", {**OVERRIDES, "data.source": str(data)}), tmp_path / "one", progress=False)
+    condgan.train(load_config("digits", {**OVERRIDES, "data.source": str(tiny_npz)}), tmp_path / "one", progress=False)
     a = load_checkpoint(tmp_path / "mixed" / "checkpoints" / "checkpoint-0000003.pt")
     b = load_checkpoint(tmp_path / "one" / "checkpoints" / "checkpoint-0000003.pt")
     for k in b["G"]:
         torch.testing.assert_close(a["G"][k], b["G"][k], atol=1e-4, rtol=1e-4, msg=k)
 
 
-def test_sharded_sampling_reassembles_in_single_process_order(tmp_path, data):
+def test_sharded_sampling_reassembles_in_single_process_order(tmp_path, tiny_npz):
     from condgan.metrics.evaluate import extract, generator_batches, interleave
 
     class Pixels(torch.nn.Module):  # a stand-in feature network: the images themselves
         def forward(self, x):
             return {"pool": x.flatten(1).float(), "logits": x.float().mean((1, 2, 3))[:, None]}
     run = tmp_path / "one"
-    condgan.train(load_config("digits", {**OVERRIDES, "data.source": str(data), "train.steps": 1}), run,
+    condgan.train(load_config("digits", {**OVERRIDES, "data.source": str(tiny_npz), "train.steps": 1}), run,
                   progress=False)
     sampler = condgan.load(run)
     whole = extract(Pixels(), generator_batches(sampler, 23, None, 0, 4), torch.device("cpu"), keep_images=True)
@@ -112,17 +104,17 @@ def test_sharded_sampling_reassembles_in_single_process_order(tmp_path, data):
         np.testing.assert_array_equal(getattr(merged, field), getattr(whole, field))
 
 
-def test_evaluation_during_distributed_training_matches_one_process(tmp_path, data):
+def test_evaluation_during_distributed_training_matches_one_process(tmp_path, tiny_npz):
     from condgan.cli import main
     evaluator = tmp_path / "evaluator.pt"
-    assert main(["evaluator", "train", "--data", str(data), "--out", str(evaluator), "--epochs", "1",
+    assert main(["evaluator", "train", "--data", str(tiny_npz), "--out", str(evaluator), "--epochs", "1",
                  "--width", "4"]) == 0
     extra = {"train.eval_every": 3, "train.eval_samples": 40, "train.evaluator": str(evaluator),
              "train.eval_metrics": "fid,is"}
     OVERRIDES.update(extra)
     try:
-        _torchrun(tmp_path / "ddp", data)
-        condgan.train(load_config("digits", {**OVERRIDES, "data.source": str(data)}), tmp_path / "one",
+        _torchrun(tmp_path / "ddp", tiny_npz)
+        condgan.train(load_config("digits", {**OVERRIDES, "data.source": str(tiny_npz)}), tmp_path / "one",
                       progress=False)
     finally:
         for k in extra:
@@ -135,13 +127,13 @@ def test_evaluation_during_distributed_training_matches_one_process(tmp_path, da
     assert (tmp_path / "ddp" / "checkpoints" / "best.pt").is_file()
 
 
-def test_an_existing_run_stops_every_process(tmp_path, data):
+def test_an_existing_run_stops_every_process(tmp_path, tiny_npz):
     run = tmp_path / "ddp"
     run.mkdir()
     (run / "config.yaml").write_text("x: 1\n")
     args = [f"{k}={json.dumps(v) if isinstance(v, list) else v}" for k, v in OVERRIDES.items()]
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "condgan",
-           "train", "--outdir", str(run), "--no-progress", f"data.source={data}", *args]
+           "train", "--outdir", str(run), "--no-progress", f"data.source={tiny_npz}", *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode != 0 and proc.stderr.count("already exists") >= 2  # both processes said why

@@ -21,15 +21,6 @@ from condgan.training import objective as objective_module
 from condgan.training.checkpoint import list_checkpoints, save_checkpoint
 
 
-@pytest.fixture
-def tiny_npz(tmp_path):
-    """A small labelled dataset that loads without scikit-learn (fast subprocess start-up)."""
-    rng = np.random.default_rng(0)
-    path = tmp_path / "tiny.npz"
-    np.savez(path, x=rng.integers(0, 256, (64, 16, 16, 1), dtype=np.uint8), y=np.arange(64) % 4)
-    return path
-
-
 def tiny(overrides, **more):
     return load_config("digits", {**overrides, **more})
 

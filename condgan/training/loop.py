@@ -159,6 +159,8 @@ def train_step(t: Trainer, loader) -> dict[str, torch.Tensor]:
     cfg = t.cfg.train
     stats: dict[str, torch.Tensor] = {}
     t.set_hyperparameters()
+    # the conditioning-gradient probe costs a partial backward: measure it only on steps that get logged
+    t.objective.probe_gradients = (t.step + 1) % cfg.log_every == 0 or t.step + 1 == cfg.steps
     t.G.train()
     t.D.requires_grad_(True)
     for _ in range(cfg.d_steps):
@@ -272,6 +274,15 @@ def save_training_checkpoint(t: Trainer, loader, meta: dict[str, Any], run_dir: 
                      "rng": _rng_state(), **extra}, path)
     prune_checkpoints(run_dir / "checkpoints", t.cfg.train.keep_ckpts)
     return path
+
+
+def _checkpoint_on_main(t: Trainer, loader, meta: dict[str, Any], run_dir: Path) -> Path:
+    """The main process writes the checkpoint; every process waits for it (a rollback may read it next)
+    and returns its path."""
+    if t.dist.is_main:
+        save_training_checkpoint(t, loader, meta, run_dir)
+    t.dist.barrier()
+    return run_dir / "checkpoints" / checkpoint_name(t.step)
 
 
 def _restore(t: Trainer, loader, path: Path, data: LabelledImages, device: torch.device) -> None:
@@ -392,9 +403,9 @@ def _train(cfg: Config, run_dir: Path, resume: bool, force: bool, progress: bool
                 logger.accumulate(stats)
                 logger.bar.update(1)
                 log = t.step % cfg.train.log_every == 0
-                # processes agree on stopping at log steps only: a collective every step would cost a sync
-                stopping = (dist.any(stop.requested is not None) if log else False) if dist.enabled \
-                    else stop.requested is not None
+                stopping = stop.requested is not None
+                if dist.enabled:  # processes agree at log steps only: a collective every step would cost a sync
+                    stopping = log and dist.any(stopping)
                 done = t.step == cfg.train.steps or stopping
                 log = log or done
                 grid = t.step % cfg.train.grid_every == 0 or done
@@ -413,10 +424,7 @@ def _train(cfg: Config, run_dir: Path, resume: bool, force: bool, progress: bool
                 if grid and main:
                     write_grid(t, meta, run_dir, logger)
                 if ckpt:
-                    if main:
-                        last_ckpt = save_training_checkpoint(t, loader, meta, run_dir)
-                    dist.barrier()  # a rollback on any process may read it next
-                    last_ckpt = run_dir / "checkpoints" / checkpoint_name(t.step)
+                    last_ckpt = _checkpoint_on_main(t, loader, meta, run_dir)
                 if evaluate:
                     row = {"step": t.step, **evaluator(t.G_ema, meta["class_names"])}
                     logger.write(row)
@@ -432,10 +440,7 @@ def _train(cfg: Config, run_dir: Path, resume: bool, force: bool, progress: bool
         logger.close()
         loader.close()
     if last_ckpt is None:  # steps already reached: still leave a checkpoint behind
-        if main:
-            last_ckpt = save_training_checkpoint(t, loader, meta, run_dir)
-        dist.barrier()
-        last_ckpt = run_dir / "checkpoints" / checkpoint_name(t.step)
+        last_ckpt = _checkpoint_on_main(t, loader, meta, run_dir)
     return last_ckpt
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..augment import AdaptiveAugment, cr_augment, diff_augment
@@ -31,6 +30,7 @@ class Objective:
     def __init__(self, cfg: Config, G: nn.Module, D: nn.Module, device: torch.device,
                  G_train: nn.Module | None = None, D_train: nn.Module | None = None, rank: int = 0):
         self.G, self.D, self.loss, self.aug = G, D, cfg.loss, cfg.augment
+        self.probe_gradients = True  # the loop turns it off on steps that are not logged
         self.G_train = G if G_train is None else G_train
         self.D_train = D if D_train is None else D_train
         self.adv_d, self.adv_g = ADVERSARIAL[cfg.loss.adversarial]
@@ -59,7 +59,7 @@ class Objective:
         if name in ("d2dce", "d2dce_noess"):  # negatives come from the whole (global) batch
             return d2d_ce(out["embed"], out["proxy"], y, self.loss.temperature, self.loss.m_p, self.loss.m_n,
                           easy_suppression=name == "d2dce", keys=gather_rows(out["embed"]),
-                          key_labels=gather_rows(y.detach()))
+                          key_labels=gather_rows(y))
         if name == "proxy_nce":
             return proxy_nce(out["embed"], self.D.head.proxies.weight, y, self.loss.temperature)
         raise ValueError(f"Unknown conditioning loss '{name}'.")
@@ -116,12 +116,12 @@ class Objective:
             stats["aug/p"] = self.ada.p.detach().clone()
         return loss, stats
 
-    @staticmethod
-    def _probes(features: torch.Tensor, n: int, cond: torch.Tensor) -> dict[str, torch.Tensor]:
+    def _probes(self, features: torch.Tensor, n: int, cond: torch.Tensor) -> dict[str, torch.Tensor]:
         """ReACGAN Fig. 2: the norm of the real images' features entering the conditioning head and the norm of
-        the conditioning loss's gradient with respect to them. Growing norms foretell ACGAN's early collapse."""
+        the conditioning loss's gradient with respect to them. Growing norms foretell ACGAN's early collapse.
+        The gradient (a partial backward) only when `probe_gradients` is set, i.e. on logged steps."""
         norm = features[:n].detach().float().norm(dim=1).mean()
-        if not features.requires_grad:
+        if not (self.probe_gradients and features.requires_grad):
             return {"probe/feature_norm": norm}
         (grad,) = torch.autograd.grad(cond, features, retain_graph=True)
         # per-sample gradient of the per-sample loss (cond is a mean over n samples)
