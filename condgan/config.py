@@ -74,6 +74,9 @@ class LossConfig:
     temperature: float = 0.5         # D2D-CE / proxy NCE temperature
     m_p: float = 0.98                # D2D-CE positive margin
     m_n: float | None = None         # D2D-CE negative margin; None: 1 - m_p
+    d2dce_form: str = "paper"        # paper (Eq. 6) | studiogan (the official code: negatives scaled by e^-max)
+    fake_labels: str = "auto"        # class labels of the fakes: uniform | real (those of the paired real batch,
+                                     # as R3GAN's code) | auto (real under rpgan, uniform otherwise)
     cr_lambda: float = 0.0           # consistency regularisation weight (0: off)
     r1_gamma: float = 0.0            # gamma/2 * E|grad D(real)|^2 (0: off)
     r2_gamma: float = 0.0            # gamma/2 * E|grad D(fake)|^2 (0: off)
@@ -364,6 +367,9 @@ def validate(cfg: Config) -> None:
     check(cfg.loss.cond != "none" or cfg.D.head == "projection" or not cfg.data.conditional, "D.head",
           "a classifier or embedding head needs a conditioning loss: set loss.cond.")
     check(0.0 < cfg.loss.temperature, "loss.temperature", "must be positive.")
+    from .losses.conditional import D2DCE_FORMS
+    check(cfg.loss.d2dce_form in D2DCE_FORMS, "loss.d2dce_form", f"must be one of {', '.join(D2DCE_FORMS)}.")
+    check(cfg.loss.fake_labels in ("auto", "uniform", "real"), "loss.fake_labels", "must be auto, uniform or real.")
     for k in ("loss.cond_lambda", "loss.cr_lambda", "loss.r1_gamma", "loss.r2_gamma"):
         check(_get(cfg, k) >= 0, k, "must be non-negative.")
     check(0.0 <= cfg.augment.p <= 1.0, "augment.p", "must lie in [0, 1].")

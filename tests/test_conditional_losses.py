@@ -130,3 +130,100 @@ def test_classifier_ce_is_softmax_cross_entropy_in_float32():
     logits, labels = torch.randn(6, 4), torch.tensor([0, 1, 2, 3, 0, 1])
     assert classifier_ce(logits, labels).item() == pytest.approx(F.cross_entropy(logits, labels).item())
     assert classifier_ce(logits.bfloat16(), labels).dtype == torch.float32
+
+
+# ---------------------------------------------------------------------------------------------------------
+# StudioGAN's form of D2D-CE (loss.d2dce_form=studiogan), re-derived from the official code's arithmetic
+# (PyTorch-StudioGAN, src/utils/losses.py, Data2DataCrossEntropyLoss.forward), in float64, one anchor at a
+# time: s_ij = (cos(f_i, f_j) + m_p - 1)/tau over j != i; M_i = max_j s_ij (detached; every other sample,
+# same class included); the negatives contribute exp(relu(s_ij) - M_i) for y_j != y_i; the positive term is
+# p_i = relu((m_p - cos(f_i, v_i))/tau), unshifted; L_i = p_i + log(exp(-p_i) + sum of the negatives').
+
+def studiogan_d2d_ce_reference(embed, proxy, labels, tau, m_p, anchors=None):
+    f, v = F.normalize(embed, dim=1), F.normalize(proxy, dim=1)
+    losses = []
+    for i in range(len(labels)) if anchors is None else anchors:
+        others = [j for j in range(len(labels)) if j != i]
+        s = torch.stack([(f[i] @ f[j] + m_p - 1) / tau for j in others])
+        top = s.max().detach()
+        negatives = [torch.exp(torch.relu(s[k]) - top) for k, j in enumerate(others) if labels[j] != labels[i]]
+        p = torch.relu((m_p - f[i] @ v[i]) / tau)
+        losses.append(p + torch.log(torch.exp(-p) + sum(negatives, torch.zeros((), dtype=f.dtype))))
+    return torch.stack(losses).mean()
+
+
+def clustered_batch(seed, b=32, d=16, classes=4, spread=0.3):
+    """Embeddings that look trained: each class clustered around its proxy, proxies apart."""
+    g = torch.Generator().manual_seed(seed)
+    centres = torch.randn(classes, d, generator=g)
+    labels = torch.arange(b) % classes
+    embed = centres[labels] + spread * torch.randn(b, d, generator=g)
+    proxy = centres[labels] + 0.1 * torch.randn(b, d, generator=g)
+    return embed, proxy, labels
+
+
+@pytest.mark.parametrize("batch", ["random", "clustered"])
+@pytest.mark.parametrize("tau,m_p", [(0.5, 0.98), (0.25, 0.95), (0.75, 1.0)])
+def test_studiogan_form_equals_the_official_arithmetic_in_value_and_gradient(batch, tau, m_p):
+    embed, proxy, labels = random_batch(11, b=10, d=6) if batch == "random" else clustered_batch(12)
+    e64, p64 = embed.double().requires_grad_(), proxy.double().requires_grad_()
+    expected = studiogan_d2d_ce_reference(e64, p64, labels, tau, m_p)
+    expected.backward()
+    e32, p32 = embed.clone().requires_grad_(), proxy.clone().requires_grad_()
+    got = d2d_ce(e32, p32, labels, tau, m_p, form="studiogan")
+    got.backward()
+    assert got.item() == pytest.approx(expected.item(), rel=1e-5)
+    for ours, ref in ((e32.grad, e64.grad), (p32.grad, p64.grad)):
+        assert torch.allclose(ours.double(), ref, rtol=1e-4, atol=1e-7)
+
+
+def test_studiogan_form_differs_from_the_paper_on_trained_like_embeddings():
+    embed, proxy, labels = clustered_batch(13)
+    paper = d2d_ce(embed, proxy, labels, 0.5, 0.98)
+    studiogan = d2d_ce(embed, proxy, labels, 0.5, 0.98, form="studiogan")
+    assert studiogan.item() < 0.75 * paper.item()  # the e^{-M_i} factor shrinks the negatives' weight
+
+
+def test_studiogan_form_keeps_mining_and_suppression_but_loses_the_minimum():
+    # Properties 1-3 survive (M_i is detached), Property 4 does not: at the paper's optimum the loss is
+    # log(1 + e^{-M_i}|N(i)|), which depends on the batch's closest pair instead of mean log(1 + |N(i)|).
+    labels = torch.tensor([0, 0, 1, 2])
+    embed = (3.0 * torch.eye(4)).requires_grad_()
+    proxy = embed.detach().clone().requires_grad_()
+    loss = d2d_ce(embed, proxy, labels, 0.1, m_p=0.98, form="studiogan")
+    loss.backward()
+    assert (embed.grad == 0).all() and (proxy.grad == 0).all()      # easy positives / negatives: flat
+    paper_minimum = (2 * math.log(3) + 2 * math.log(4)) / 4
+    shift = math.exp(0.02 / 0.1)                                     # M_i = (0 - m_n)/tau = -0.2
+    assert loss.item() == pytest.approx((2 * math.log(1 + 2 * shift) + 2 * math.log(1 + 3 * shift)) / 4, rel=1e-6)
+    assert loss.item() != pytest.approx(paper_minimum, rel=1e-3)
+    sim = torch.zeros(4, 4)                                          # Property 1: harder negative, larger push
+    sim[0, 1], sim[0, 2], sim[0, 3] = 0.9, 0.6, 0.1
+    sim = (sim + sim.t()).fill_diagonal_(1.0).requires_grad_()
+    d2d_ce_from_similarities(torch.ones(4), sim, torch.arange(4), 0.5, 0.7, form="studiogan").backward()
+    assert sim.grad[0, 1] > sim.grad[0, 2] > 0 and sim.grad[0, 3] == 0
+
+
+def test_studiogan_form_excludes_the_anchor_itself_from_the_max_among_gathered_keys():
+    # a distributed run's keys are the global batch; the anchor's own row sits at self_index, not at i
+    embed, proxy, labels = random_batch(14, b=6)
+    other, _, other_labels = random_batch(15, b=6)
+    keys, key_labels = torch.cat([other, embed]), torch.cat([other_labels, labels])
+    got = d2d_ce(embed, proxy, labels, 0.5, 0.9, keys=keys, key_labels=key_labels, form="studiogan",
+                 self_index=torch.arange(6, 12))
+    e64, p64 = keys.double(), torch.cat([torch.zeros_like(proxy), proxy]).double()
+    expected = studiogan_d2d_ce_reference(e64, p64, key_labels, 0.5, 0.9, anchors=range(6, 12))
+    assert got.item() == pytest.approx(expected.item(), rel=1e-5)
+    naive = d2d_ce(embed, proxy, labels, 0.5, 0.9, keys=keys, key_labels=key_labels, form="studiogan")
+    assert naive.item() != pytest.approx(expected.item(), rel=1e-5)  # columns 0..5 are not the anchors
+
+
+def test_false_negative_mask_against_gathered_keys_is_the_mask_the_loss_uses():
+    labels, key_labels = torch.tensor([0, 1]), torch.tensor([1, 0, 0, 1])
+    assert torch.equal(false_negative_mask(labels, key_labels),
+                       torch.tensor([[True, False, False, True], [False, True, True, False]]))
+    embed, proxy, _ = random_batch(16, b=2)
+    keys, same = torch.cat([embed, -embed]), torch.tensor([0, 0])
+    only_same = d2d_ce(embed, proxy, same, 0.5, 0.98, keys=keys, key_labels=torch.tensor([0, 0, 0, 0]))
+    with_negatives = d2d_ce(embed, proxy, same, 0.5, 0.98, keys=keys, key_labels=torch.tensor([0, 0, 1, 1]))
+    assert only_same.item() == 0.0 and with_negatives.item() > 0  # masked keys add nothing; the others do

@@ -64,12 +64,14 @@ def _translation(x: torch.Tensor, p: float | torch.Tensor, g: torch.Generator | 
 
 
 def _cutout(x: torch.Tensor, p: float | torch.Tensor, g: torch.Generator | None) -> torch.Tensor:
-    """Zero a square of half the image size centred anywhere in the image (clipped at the borders)."""
+    """Zero a square of half the image size (clipped at the borders). As in the official DiffAugment, its centre
+    is drawn from 0..size inclusive when the cut size is even (0..size-1 when odd), so that every position,
+    the last row and column included, is cut equally often."""
     apply = _coin(x, p, g)
     b, _, h, w = x.shape
     size_y, size_x = int(h * 0.5 + 0.5), int(w * 0.5 + 0.5)
-    top = torch.randint(0, h, (b, 1), generator=g, device=x.device) - size_y // 2
-    left = torch.randint(0, w, (b, 1), generator=g, device=x.device) - size_x // 2
+    top = torch.randint(0, h + 1 - size_y % 2, (b, 1), generator=g, device=x.device) - size_y // 2
+    left = torch.randint(0, w + 1 - size_x % 2, (b, 1), generator=g, device=x.device) - size_x // 2
     ys, xs = torch.arange(h, device=x.device), torch.arange(w, device=x.device)
     in_rows = (ys >= top) & (ys < top + size_y)                                 # (B, H)
     in_cols = (xs >= left) & (xs < left + size_x)                               # (B, W)

@@ -97,13 +97,21 @@ class Trainer:
         return cls(cfg, G, D, G_ema, g_opt, d_opt, objective, EMA(cfg.train.ema_decay, cfg.train.ema_start),
                    latent_rng, device, num_classes, dist)
 
-    def latents(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    @property
+    def fakes_take_real_labels(self) -> bool:
+        """loss.fake_labels: each fake is drawn with the class of the real image it is paired with (R3GAN's
+        code; the default under the relativistic loss) instead of a uniform class."""
+        source = self.cfg.loss.fake_labels
+        return source == "real" or (source == "auto" and self.cfg.loss.adversarial == "rpgan")
+
+    def latents(self, n: int, real_labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Training latents for a global batch of n: z ~ N(0, I) and uniform class labels from the trainer's
-        own RNG; every process draws all n and keeps its slice."""
+        own RNG; every process draws all n and keeps its slice. Where fakes take the real batch's labels,
+        `real_labels` (this process's slice) replace the uniform ones (drawn anyway: the RNG stream is the same)."""
         z = torch.randn(n, self.G.z_dim, device=self.device, generator=self.latent_rng)
         y = torch.randint(0, self.num_classes, (n,), device=self.device, generator=self.latent_rng)
         rows = self.dist.local(n)
-        return z[rows], y[rows]
+        return z[rows], (real_labels if self.fakes_take_real_labels else y[rows])
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.cfg.train.precision == "bf16" and not self.cfg.train.plain:
@@ -165,7 +173,7 @@ def train_step(t: Trainer, loader) -> dict[str, torch.Tensor]:
     t.D.requires_grad_(True)
     for _ in range(cfg.d_steps):
         x_real, y_real = loader.next()
-        z, y_fake = t.latents(cfg.batch_size)
+        z, y_fake = t.latents(cfg.batch_size, y_real)
         with torch.no_grad(), t.autocast():
             x_fake = t.G(z, y_fake)
         with t.autocast():
@@ -175,8 +183,8 @@ def train_step(t: Trainer, loader) -> dict[str, torch.Tensor]:
         t.d_opt.step()
 
     t.D.requires_grad_(False)
-    z, y_fake = t.latents(cfg.batch_size)
-    real = loader.next() if t.objective.g_needs_real else (None, None)
+    real = loader.next() if t.objective.g_needs_real or t.fakes_take_real_labels else (None, None)
+    z, y_fake = t.latents(cfg.batch_size, real[1])
     with t.autocast():
         loss, g_stats = t.objective.g_loss(z, y_fake, *real)
     t.g_opt.zero_grad(set_to_none=True)

@@ -35,6 +35,7 @@ class Objective:
         self.D_train = D if D_train is None else D_train
         self.adv_d, self.adv_g = ADVERSARIAL[cfg.loss.adversarial]
         self.g_needs_real = cfg.loss.adversarial == "rpgan"  # G's loss compares its fakes with reals
+        self.rank = rank
         # R1/R2 gammas are attributes because a burn-in schedule may move them every step
         self.r1_gamma, self.r2_gamma = cfg.loss.r1_gamma, cfg.loss.r2_gamma
         self.layout = (torch.channels_last if cfg.train.channels_last and not cfg.train.plain
@@ -57,9 +58,11 @@ class Objective:
         if name == "ce":
             return classifier_ce(out["logits"], y)
         if name in ("d2dce", "d2dce_noess"):  # negatives come from the whole (global) batch
+            keys = gather_rows(out["embed"])
+            self_index = torch.arange(len(y), device=y.device) + (self.rank * len(y) if len(keys) > len(y) else 0)
             return d2d_ce(out["embed"], out["proxy"], y, self.loss.temperature, self.loss.m_p, self.loss.m_n,
-                          easy_suppression=name == "d2dce", keys=gather_rows(out["embed"]),
-                          key_labels=gather_rows(y))
+                          easy_suppression=name == "d2dce", keys=keys, key_labels=gather_rows(y),
+                          form=self.loss.d2dce_form, self_index=self_index)
         if name == "proxy_nce":
             return proxy_nce(out["embed"], self.D.head.proxies.weight, y, self.loss.temperature)
         raise ValueError(f"Unknown conditioning loss '{name}'.")
@@ -69,15 +72,16 @@ class Objective:
                y_fake: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """D's loss on one real and one (detached) fake batch."""
         n = len(x_real)
-        x = self.augment(torch.cat([x_real, x_fake])).contiguous(memory_format=self.layout)
+        x = torch.cat([x_real, x_fake])
         y = torch.cat([y_real, y_fake])
         penalise = self.r1_gamma > 0 or self.r2_gamma > 0
-        if penalise:
+        if penalise:  # R1/R2 are taken with respect to the images before augmentation, as R3GAN's code does
             x = x.detach().requires_grad_(True)
+        x_aug = self.augment(x).contiguous(memory_format=self.layout)
         if self.loss.cr_lambda > 0:  # the consistency-regularisation views of the reals ride along
-            out_all = self.D_train(torch.cat([x, cr_augment(x_real, self.aug_rng)]), torch.cat([y, y_real]))
+            out_all = self.D_train(torch.cat([x_aug, cr_augment(x_real, self.aug_rng)]), torch.cat([y, y_real]))
         else:
-            out_all = self.D_train(x, y)
+            out_all = self.D_train(x_aug, y)
         out = {k: v[:2 * n] for k, v in out_all.items()}
         adv = out["adv"].float()
         real, fake = adv[:n], adv[n:]
