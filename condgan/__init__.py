@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from .config import Config, ConfigError, list_presets, load_config
+from .errors import CondganError
 from .sample import ConditionalSampler
 
 __version__ = "0.1.0"
@@ -22,9 +23,9 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> ConditionalSam
     """Load the EMA generator of a run folder (newest checkpoint) or of a checkpoint file, ready to sample."""
     from .config import config_from_dict
     from .models import build_networks
-    from .training.checkpoint import load_checkpoint, resolve_checkpoint
+    from .io import read_checkpoint, resolve_checkpoint
     ckpt = resolve_checkpoint(Path(path))
-    state = load_checkpoint(ckpt)
+    state = read_checkpoint(ckpt)
     cfg, meta = config_from_dict(state["config"]), state["data"]
     G, _ = build_networks(cfg, meta["num_classes"], meta["resolution"], meta["channels"])
     G.load_state_dict(state["G_ema"])
@@ -39,4 +40,5 @@ def train(cfg: Config, outdir: str | Path, resume: bool = False, force: bool = F
     return _train(cfg, outdir, resume=resume, force=force, progress=progress)
 
 
-__all__ = ["Config", "ConfigError", "ConditionalSampler", "list_presets", "load", "load_config", "train"]
+__all__ = ["CondganError", "Config", "ConfigError", "ConditionalSampler", "list_presets", "load", "load_config",
+           "train"]

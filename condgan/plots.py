@@ -8,8 +8,6 @@ shipping an empty axes. matplotlib runs on the Agg backend: no window, no displa
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -18,6 +16,8 @@ import matplotlib
 matplotlib.use("Agg")  # before pyplot: never try to open a window
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+from .io import atomic_write  # noqa: E402
 
 DPI = 110
 LOWER_IS_BETTER = ("fid", "kid", "intra_fid")  # metric names (after "metric/") where smaller is better
@@ -64,21 +64,11 @@ def smooth(values: np.ndarray, frac: float = 0.05) -> np.ndarray:
 
 
 def _save(fig: plt.Figure, path: Path | str) -> Path:
-    """Write the figure to a temporary file next to `path`, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
+    """Write the figure atomically (`condgan.io.atomic_write`)."""
     try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png", dpi=DPI, bbox_inches="tight")
-        os.chmod(tmp, 0o644)  # mkstemp makes it private
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        return atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=DPI, bbox_inches="tight"))
     finally:
         plt.close(fig)
-    return path
 
 
 def _raw_and_smooth(ax: plt.Axes, steps: np.ndarray, values: np.ndarray, label: str, color: str) -> None:

@@ -14,14 +14,14 @@ import csv
 import html
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from . import plots
+from .errors import UsageError
+from .io import atomic_write, list_checkpoints, read_checkpoint
 
 # The figures a report promises (id -> title). Tests check that each one is embedded.
 PLOTS = {
@@ -96,12 +96,10 @@ def _get(cfg: dict[str, Any], dotted: str) -> Any:
 def class_names(run_dir: Path) -> list[str] | None:
     """Class names from the newest checkpoint's data metadata (memory-mapped, no weights read), if any."""
     try:
-        from .training.checkpoint import list_checkpoints
         found = list_checkpoints(run_dir / "checkpoints")
         if not found:
             return None
-        import torch
-        state = torch.load(found[-1][1], map_location="cpu", weights_only=True, mmap=True)
+        state = read_checkpoint(found[-1][1], mmap=True)
         names = state.get("data", {}).get("class_names")
         return [str(n) for n in names] if names else None
     except Exception:  # the report is a convenience: an unreadable checkpoint only loses the names
@@ -184,7 +182,7 @@ def _grid_section(run_dir: Path, cfg: dict[str, Any], grids: list[Path], out_dir
         rows = plots._guess_rows(im)
     scale = max(1, min(6, 900 // max(w, 1), 640 // max(h, 1)))  # integer upscaling keeps pixels crisp
     copy = out_dir / "grid-latest.png"
-    copy.write_bytes(newest.read_bytes())
+    atomic_write(copy, lambda f: f.write(newest.read_bytes()))
     step = plots.grid_step(newest)
     img = _img(copy, "grid-latest", f"Per-class samples of the EMA generator at step {step}", css_class="",
                style=f"width:{w * scale}px;max-width:100%;height:auto")
@@ -227,7 +225,7 @@ def write_report(run_dir: Path | str, out: Path | str | None = None) -> Path:
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise FileNotFoundError(f"Run folder '{run_dir}' does not exist.")
+        raise UsageError(f"Run folder '{run_dir}' does not exist.")
     out = Path(out) if out is not None else run_dir / "report" / "index.html"
     out_dir = out.parent
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -322,9 +320,4 @@ def write_report(run_dir: Path | str, out: Path | str | None = None) -> Path:
     page = ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
             f"<title>condgan report: {html.escape(run_dir.resolve().name)}</title><style>{CSS}</style></head>"
             f"<body>{''.join(body)}</body></html>\n")
-    fd, tmp = tempfile.mkstemp(prefix=".index.", suffix=".html", dir=out_dir)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(page)
-    os.chmod(tmp, 0o644)  # mkstemp makes it private; a report is meant to be shared
-    os.replace(tmp, out)
-    return out
+    return atomic_write(out, lambda f: f.write(page), text=True)

@@ -10,6 +10,9 @@ import torch
 from torch import nn
 from PIL import Image
 
+from .errors import UsageError
+from .io import atomic_write
+
 
 def truncated_normal(shape: Sequence[int], threshold: float | None, generator: torch.Generator | None = None,
                      device: torch.device | str = "cpu") -> torch.Tensor:
@@ -43,13 +46,9 @@ def make_grid(images: np.ndarray, rows: int, pad: int = 1) -> np.ndarray:
 
 
 def save_png(image: np.ndarray, path: Path) -> None:
-    """(H, W, C) uint8 -> PNG (grayscale when C == 1). Written to a temporary name, then renamed."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """(H, W, C) uint8 -> PNG (grayscale when C == 1), written atomically."""
     pil = Image.fromarray(image[:, :, 0] if image.shape[2] == 1 else image)
-    tmp = path.with_name(f".{path.name}.tmp")
-    pil.save(tmp, format="PNG")
-    tmp.replace(path)
+    atomic_write(path, lambda f: pil.save(f, format="PNG"))
 
 
 class ConditionalSampler:
@@ -76,7 +75,7 @@ class ConditionalSampler:
         labels = torch.as_tensor(labels, dtype=torch.long).flatten()
         bad = labels[(labels < 0) | (labels >= self.num_classes)]
         if len(bad):
-            raise ValueError(f"Class {int(bad[0])} is outside [0, {self.num_classes}) for this generator.")
+            raise UsageError(f"Class {int(bad[0])} is outside [0, {self.num_classes}) for this generator.")
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         z = self.latents(len(labels), truncation, gen)
         out = [to_uint8(self.G(z[i:i + batch_size], labels[i:i + batch_size].to(self.device))).cpu()
@@ -97,14 +96,11 @@ def write_samples(images: torch.Tensor, labels: torch.Tensor, out: Path, rows: i
     out = Path(out)
     imgs = images.numpy()
     if out.suffix == ".npz":
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.stem}.tmp.npz")
-        np.savez(tmp, images=imgs, labels=labels.numpy().astype(np.int64))
-        tmp.replace(out)
+        atomic_write(out, lambda f: np.savez(f, images=imgs, labels=labels.numpy().astype(np.int64)))
     elif out.suffix == ".png":
         save_png(make_grid(imgs, rows=rows or max(1, int(math.sqrt(len(imgs))))), out)
     elif out.suffix:
-        raise ValueError(f"Output '{out}': use a .png (grid), .npz (arrays) or a folder name.")
+        raise UsageError(f"Output '{out}': use a .png (grid), .npz (arrays) or a folder name.")
     else:
         out.mkdir(parents=True, exist_ok=True)
         for i, (img, y) in enumerate(zip(imgs, labels.tolist())):

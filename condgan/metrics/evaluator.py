@@ -113,18 +113,18 @@ def train_evaluator(images: np.ndarray, labels: np.ndarray, class_names: list[st
 
 def save_evaluator(net: DomainClassifier, path: Path, class_names: list[str], held_out_accuracy: float,
                    source: str) -> None:
-    from ..training.checkpoint import save_checkpoint
+    from ..io import write_checkpoint
     state = {"kind": FORMAT, "state_dict": net.state_dict(), "class_names": list(class_names),
              "arch": {"channels": net.channels, "num_classes": net.num_classes, "resolution": net.resolution,
                       "width": net.width, "features": net.feature_dim},
              "held_out_accuracy": float(held_out_accuracy), "source": source}
-    save_checkpoint(state, Path(path))
+    write_checkpoint(state, Path(path))
 
 
 def load_evaluator(path: Path, device: str | torch.device = "cpu") -> tuple[DomainClassifier, dict[str, Any]]:
     """Load without executing code; returns the network and its metadata (held-out accuracy, classes)."""
-    from ..training.checkpoint import CheckpointError, load_checkpoint
-    state = load_checkpoint(Path(path), map_location="cpu")
+    from ..io import CheckpointError, read_checkpoint
+    state = read_checkpoint(Path(path), map_location="cpu")
     if state.get("kind") != FORMAT:
         raise CheckpointError(f"'{path}' is a condgan checkpoint but not an evaluator (train one with "
                               "`condgan evaluator train --data X --out FILE`).")

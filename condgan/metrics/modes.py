@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import UsageError
 from .evaluator import DomainClassifier, load_evaluator
 from .weights import WeightsHashError, WeightsNotFoundError, sha256_file
 
@@ -45,7 +46,7 @@ def load_mnist_classifier(path: str | os.PathLike | None = None, device: str | t
                                    "you trained yourself, pass sha256=None.")
     net, _ = load_evaluator(path, device=device)
     if net.channels != 1 or net.num_classes != 10:
-        raise ValueError(f"'{path}' is a {net.channels}-channel, {net.num_classes}-class evaluator; the MNIST "
+        raise UsageError(f"'{path}' is a {net.channels}-channel, {net.num_classes}-class evaluator; the MNIST "
                          "classifier must read 1-channel digits into 10 classes.")
     return net.eval()
 

@@ -11,6 +11,7 @@ import torch
 
 import torch.distributed
 
+from ..data import DataError
 from ..metrics.evaluate import (cached_real_features, compute_metrics, extract, feature_network, generator_batches,
                                 interleave)
 from ..metrics.weights import cache_dir
@@ -27,8 +28,8 @@ class TrainingEvaluator:
         self.dist = dist or Distributed()
         t = cfg.train
         if data.images is None:
-            raise ValueError("train.eval_every needs the training data in memory; evaluate streamed data "
-                             "afterwards with `condgan evaluate`.")
+            raise DataError("train.eval_every needs the training data in memory; evaluate streamed data "
+                            "afterwards with `condgan evaluate`.")
         self.metrics = [m.strip() for m in t.eval_metrics.split(",") if m.strip()]
         self.samples, self.seed, self.device = t.eval_samples, t.seed, device
         self.net, self.name = feature_network(t.evaluator, t.inception_weights, device, data.num_classes)

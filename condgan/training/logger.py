@@ -14,6 +14,8 @@ from typing import Callable
 import torch
 from tqdm import tqdm
 
+from ..io import atomic_write
+
 
 class RunLogger:
     """`write=False` (every process but the main one of a distributed run): statistics are still averaged
@@ -50,9 +52,7 @@ class RunLogger:
                     keep.append(line)
             except (ValueError, KeyError, TypeError):
                 continue
-        tmp = path.with_name(".stats.jsonl.tmp")
-        tmp.write_text("".join(f"{line}\n" for line in keep))
-        tmp.replace(path)
+        atomic_write(path, lambda f: f.write("".join(f"{line}\n" for line in keep)), text=True)
 
     def accumulate(self, stats: dict[str, torch.Tensor]) -> None:
         for k, v in stats.items():
