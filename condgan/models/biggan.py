@@ -99,16 +99,28 @@ class Generator(nn.Module):
         return torch.tanh(self.out_conv(F.relu(self.out_bn(h))))
 
 
+# D block forms: what the shortcut of a pre-activation block reads. BigGAN-PyTorch (layers.py, DBlock) insists on
+# an out-of-place ReLU, so the shortcut reads x; StudioGAN (src/models/big_resnet.py, DiscBlock) applies its
+# in-place nn.ReLU to the block input, so the shortcut reads relu(x). The first block (its input is the image,
+# no pre-activation) is the same in both.
+D_BLOCK_FORMS = ("biggan-pytorch", "studiogan")
+
+
 class DBlock(nn.Module):
-    def __init__(self, cin: int, cout: int, down: bool, preactivation: bool):
+    def __init__(self, cin: int, cout: int, down: bool, preactivation: bool, form: str = "biggan-pytorch"):
         super().__init__()
+        if form not in D_BLOCK_FORMS:
+            raise ValueError(f"Unknown D block form '{form}'; available: {', '.join(D_BLOCK_FORMS)}.")
         self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
         self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
         self.skip = nn.Conv2d(cin, cout, 1) if (cin != cout or down) else None
         self.down, self.preactivation = down, preactivation
+        self.shortcut_reads_relu = preactivation and form == "studiogan"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = F.relu(x) if self.preactivation else x
+        if self.shortcut_reads_relu:
+            x = h
         h = self.conv2(F.relu(self.conv1(h)))
         if self.down:
             h = F.avg_pool2d(h, 2)
@@ -127,19 +139,20 @@ class Discriminator(nn.Module):
 
     def __init__(self, resolution: int, channels: int, num_classes: int, ch: int = 96,
                  attn_res: int | None = 16, spectral_norm: bool = True, head: str = "projection",
-                 init: str = "ortho", embed_dim: int = 512):
+                 init: str = "ortho", embed_dim: int = 512, block_form: str = "biggan-pytorch",
+                 head_options: dict | None = None):
         super().__init__()
         _check_resolution(resolution)
         self.blocks = nn.ModuleList()
         cin, res, attn_done = channels, resolution, False
         for i, (mult, down) in enumerate(D_LAYOUTS[resolution]):
             res //= 2 if down else 1
-            self.blocks.append(DBlock(cin, mult * ch, down, preactivation=i > 0))
+            self.blocks.append(DBlock(cin, mult * ch, down, preactivation=i > 0, form=block_form))
             if attn_res == res and not attn_done:
                 self.blocks.append(SelfAttention(mult * ch))
                 attn_done = True
             cin = mult * ch
-        self.head = make_head(head, cin, num_classes, embed_dim)
+        self.head = make_head(head, cin, num_classes, embed_dim, **(head_options or {}))
         init_weights(self, init)
         if spectral_norm:
             apply_spectral_norm(self)

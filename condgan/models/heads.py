@@ -23,14 +23,27 @@ class ProjectionHead(nn.Module):
         return {"adv": adv, "features": h}
 
 
-class ClassifierHead(nn.Module):
-    """ACGAN (Odena et al., 2017): an unconditional adv logit and an auxiliary softmax classifier over the
-    same features. The label is not an input: conditioning comes only from the classification loss."""
+class ProjectionOnlyHead(nn.Module):
+    """The projection term alone, adv = <embed(y), h>: no unconditional w·h + b (R3GAN's official D,
+    R3GAN/Networks.py). With one class the single embedding row is a bias-free linear readout."""
 
     def __init__(self, features: int, num_classes: int, embed_dim: int = 0):
         super().__init__()
+        self.embed = nn.Embedding(num_classes, features)
+
+    def forward(self, h: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"adv": (self.embed(y) * h).sum(dim=1), "features": h}
+
+
+class ClassifierHead(nn.Module):
+    """ACGAN (Odena et al., 2017): an unconditional adv logit and an auxiliary softmax classifier over the
+    same features. The label is not an input: conditioning comes only from the classification loss.
+    `bias=False` drops the class logits' bias, as StudioGAN's ACGAN (src/models/big_resnet.py) does."""
+
+    def __init__(self, features: int, num_classes: int, embed_dim: int = 0, bias: bool = True):
+        super().__init__()
         self.linear = nn.Linear(features, 1)
-        self.classifier = nn.Linear(features, num_classes)
+        self.classifier = nn.Linear(features, num_classes, bias=bias)
 
     def forward(self, h: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         return {"adv": self.linear(h).squeeze(1), "logits": self.classifier(h), "features": h}
@@ -51,10 +64,12 @@ class EmbeddingHead(nn.Module):
                 "features": h}
 
 
-HEADS = {"projection": ProjectionHead, "classifier": ClassifierHead, "embedding": EmbeddingHead}
+HEADS = {"projection": ProjectionHead, "projection_only": ProjectionOnlyHead, "classifier": ClassifierHead,
+         "embedding": EmbeddingHead}
 
 
-def make_head(name: str, features: int, num_classes: int, embed_dim: int = 512) -> nn.Module:
+def make_head(name: str, features: int, num_classes: int, embed_dim: int = 512, **options) -> nn.Module:
+    """`options` are keyword arguments of that head's class alone (e.g. the classifier's `bias`)."""
     if name not in HEADS:
         raise ValueError(f"Unknown discriminator head '{name}'; available: {', '.join(HEADS)}.")
-    return HEADS[name](features, num_classes, embed_dim)
+    return HEADS[name](features, num_classes, embed_dim, **options)

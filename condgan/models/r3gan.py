@@ -168,12 +168,14 @@ class Discriminator(nn.Module):
 
     `widths` is G's tuple (4x4 first), read here from the full resolution down. The paper's discriminative
     basis (a 4x4 depthwise conv to 1x1, then a bias-free linear map) yields the features; class conditioning
-    is then condgan's head, as for BigGAN.
+    is then condgan's head, as for BigGAN. The official output is head `projection_only`, <embed(y), features>
+    (R3GAN/Networks.py); with one class that head's single embedding row is the official bias-free readout
+    w·basis, so the linear map, redundant before it, is left out (as in the official unconditional D).
     """
 
     def __init__(self, resolution: int, channels: int, num_classes: int, *, widths: tuple[int, ...] | None = None,
                  blocks: int = 2, group_size: int = 16, expansion: int = 2, head: str = "projection",
-                 embed_dim: int = 512):
+                 embed_dim: int = 512, head_options: dict | None = None):
         super().__init__()
         widths = check_widths(widths, resolution, blocks, group_size, expansion)[::-1]
         total = blocks * len(widths)
@@ -188,8 +190,9 @@ class Discriminator(nn.Module):
             self.stages.append(nn.Sequential(*layers))
         c = widths[-1]
         self.basis = msr_init(nn.Conv2d(c, c, 4, groups=c, bias=False))
-        self.linear = msr_init(nn.Linear(c, c, bias=False))
-        self.head = make_head(head, c, num_classes, embed_dim)
+        official_unconditional = head == "projection_only" and num_classes == 1
+        self.linear = nn.Identity() if official_unconditional else msr_init(nn.Linear(c, c, bias=False))
+        self.head = make_head(head, c, num_classes, embed_dim, **(head_options or {}))
         for m in self.head.modules():  # paper: unit-gain readout, class embedding std 1/sqrt(classes * dim)
             if isinstance(m, nn.Linear):
                 msr_init(m)
