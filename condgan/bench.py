@@ -55,14 +55,14 @@ def step_flops(t, loader) -> int:
 
 
 def _bench_data(cfg):
-    """The preset's real data when it can be read here, else random images of the preset's shape."""
-    from .data import DataError, LabelledImages, load_images
-    from .data.resize import with_resolution
+    """The preset's data as training would see it (`condgan.data.from_config`) when it can be read here, else
+    random images of the preset's shape and class count (one class when unconditional)."""
+    from .data import DataError, LabelledImages, from_config
     try:
-        data = load_images(cfg.data.source, split=cfg.data.split, num_classes=cfg.data.num_classes)
-        return with_resolution(data, cfg.data.resolution), "real"
+        return from_config(cfg.data), "real"
     except DataError:
-        res, k = cfg.data.resolution or 32, cfg.data.num_classes or 10
+        res = cfg.data.resolution or 32
+        k = (cfg.data.num_classes or 10) if cfg.data.conditional else 1
         n = max(4 * cfg.train.batch_size, 1024)
         rng = np.random.default_rng(0)
         images = rng.integers(0, 256, (n, res, res, 3), dtype=np.uint8)
@@ -76,7 +76,7 @@ def bench(preset: str, overrides: list[str] | None = None, steps: int = 20, warm
     from .data import make_loader
     from .training.loop import Trainer, pick_device, time_steps
     cfg = load_config(preset, overrides)
-    dev = pick_device(device)
+    dev = pick_device(device, "--device")
     data, kind = _bench_data(cfg)
     loader = make_loader(data, cfg.train.batch_size, dev, hflip=cfg.data.hflip, seed=0, resident="yes")
     t = Trainer.build(cfg, data.num_classes, data.resolution, data.channels, dev)

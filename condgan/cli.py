@@ -8,6 +8,8 @@ from pathlib import Path
 
 import yaml
 
+from .errors import CondganError, UsageError
+
 
 def _train(args: argparse.Namespace) -> int:
     from .config import load_config
@@ -32,15 +34,17 @@ def _parse_classes(text: str | None) -> list[int] | None:
     try:
         return [int(c) for c in text.split(",") if c.strip()]
     except ValueError:
-        raise SystemExit(f"--classes '{text}': expected comma-separated class ids such as 0,3,7") from None
+        raise UsageError(f"--classes '{text}': expected comma-separated class ids such as 0,3,7") from None
 
 
 def _sample(args: argparse.Namespace) -> int:
     import torch
 
     from . import load
-    gen = load(args.checkpoint, device=args.device)
-    classes = _parse_classes(args.classes) or list(range(gen.num_classes))
+    from .training.loop import pick_device
+    classes = _parse_classes(args.classes)
+    gen = load(args.checkpoint, device=pick_device(args.device, "--device"))
+    classes = classes or list(range(gen.num_classes))
     labels = torch.tensor(classes).repeat_interleave(-(-args.n // len(classes)))[: args.n]
     images = gen.sample(labels, truncation=args.truncation, seed=args.seed)
     from .sample import write_samples
@@ -67,18 +71,18 @@ def _evaluate(args: argparse.Namespace) -> int:
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
-        raise SystemExit(f"--metrics: unknown {', '.join(unknown)}; available: {', '.join(METRICS)}")
-    device = pick_device(args.device)
+        raise UsageError(f"--metrics: unknown {', '.join(unknown)}; available: {', '.join(METRICS)}")
+    device = pick_device(args.device, "--device")
     if args.modes:
         return _modes(args, device)
     cache = None if args.no_cache else cache_dir() / "stats"
     result: dict = {}
     if args.checkpoint is None:
         if not (args.real and args.fake):
-            raise SystemExit("condgan evaluate: give a run/checkpoint, or both --real and --fake image sets")
+            raise UsageError("condgan evaluate: give a run/checkpoint, or both --real and --fake image sets")
         fake_images, fake_labels, _ = read_image_set(args.fake)
         real_images, real_labels, real_name = read_image_set(args.real)
-        net, desc = feature_network(args.evaluator, args.inception_weights, device)
+        net, desc = feature_network(args.evaluator, args.inception_weights, device, fid_mode=args.fid_mode)
         real = cached_real_features(net, real_images, real_labels, device, cache, args.batch_size)
         from .metrics.evaluate import array_batches
         fake = extract(net, array_batches(fake_images, fake_labels, args.batch_size), device,
@@ -87,12 +91,14 @@ def _evaluate(args: argparse.Namespace) -> int:
     else:
         from . import load
         from .config import config_from_dict
-        from .training.checkpoint import load_checkpoint, resolve_checkpoint
+        from .io import read_checkpoint, resolve_checkpoint
         ckpt = resolve_checkpoint(Path(args.checkpoint))
-        cfg = config_from_dict(load_checkpoint(ckpt)["config"])
+        cfg = config_from_dict(read_checkpoint(ckpt)["config"])
         sampler = load(ckpt, device=device)
-        real_images, real_labels, real_name = read_image_set(args.real or cfg.data.source, cfg.data.resolution)
-        net, desc = feature_network(args.evaluator, args.inception_weights, device, sampler.num_classes)
+        # the real images as the run saw them: its split, resolution, and one class when unconditional
+        real_images, real_labels, real_name = read_image_set(args.real or cfg.data.source, cfg.data)
+        net, desc = feature_network(args.evaluator, args.inception_weights, device, sampler.num_classes,
+                                    fid_mode=args.fid_mode)
         real = cached_real_features(net, real_images, real_labels, device, cache, args.batch_size)
         if args.truncation_sweep:
             return _truncation_sweep(args, sampler, net, real, ckpt)
@@ -105,8 +111,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         if not isinstance(v, dict):
             print(f"{k:>16}: {v}")
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        _write_json(args.json, result)
     return 0
 
 
@@ -117,12 +122,12 @@ def _modes(args: argparse.Namespace, device) -> int:
     from .metrics.evaluate import generator_batches, read_image_set
     from .metrics.modes import digit_classes, load_mnist_classifier, mode_coverage
     if args.modes != "stacked-mnist":
-        raise SystemExit(f"--modes: unknown benchmark '{args.modes}'; available: stacked-mnist")
+        raise UsageError(f"--modes: unknown benchmark '{args.modes}'; available: stacked-mnist")
     classifier = load_mnist_classifier(args.classifier, device=device,
                                        **({"sha256": None} if args.classifier else {}))
     if args.checkpoint is not None:
         from . import load
-        from .training.checkpoint import resolve_checkpoint
+        from .io import resolve_checkpoint
         ckpt = resolve_checkpoint(Path(args.checkpoint))
         sampler = load(ckpt, device=device)
         classes = [digit_classes(x, classifier) for x, _ in
@@ -133,14 +138,13 @@ def _modes(args: argparse.Namespace, device) -> int:
         classes = [digit_classes(images.transpose(0, 3, 1, 2), classifier)]
         result = {"fake": args.fake}
     else:
-        raise SystemExit("condgan evaluate --modes: give a run/checkpoint or --fake images")
+        raise UsageError("condgan evaluate --modes: give a run/checkpoint or --fake images")
     c = np.concatenate(classes)
     result.update({"samples": int(c.size), **mode_coverage(c)})
     for k, v in result.items():
         print(f"{k:>16}: {v}")
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        _write_json(args.json, result)
     return 0
 
 
@@ -161,28 +165,35 @@ def _truncation_sweep(args: argparse.Namespace, sampler, net, real, ckpt: Path) 
         print(f"truncation {trunc:5.2f}: FID {r['fid']:.3f}" + (f"  IS {r['is_mean']:.3f}" if "is_mean" in r else ""))
     run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
     out_csv = Path(args.json).with_suffix(".csv") if args.json else run_dir / "truncation_sweep.csv"
-    with open(out_csv, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["truncation", "fid", "is_mean", "is_std"])
+    def write_csv(f) -> None:
+        w = csv.DictWriter(f, fieldnames=["truncation", "fid", "is_mean", "is_std"], lineterminator="\n")
         w.writeheader()
         w.writerows(rows)
+    from .io import atomic_write
+    atomic_write(out_csv, write_csv, text=True)
     png = plot_truncation_curve(rows, out_csv.with_suffix(".png"))
     print(f"Wrote {out_csv}" + (f" and {png}" if png else ""))
     if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+        _write_json(args.json, rows)
     return 0
+
+
+def _write_json(path: str, value) -> None:
+    from .io import atomic_write
+    atomic_write(path, lambda f: f.write(json.dumps(value, indent=2) + "\n"), text=True)
 
 
 def _evaluator_train(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from .data import load_images
-    from .data.resize import with_resolution
+    from .config import DataConfig
+    from .data import from_config
     from .metrics.evaluator import save_evaluator, train_evaluator
     out = Path(args.out)
     if out.exists() and not args.force:
-        raise SystemExit(f"'{out}' exists; pass --force to overwrite it")
-    data = with_resolution(load_images(args.data, split="train"), args.resolution)
-    test = with_resolution(load_images(args.data, split="test"), args.resolution)
+        raise UsageError(f"'{out}' exists; pass --force to overwrite it")
+    source = DataConfig(source=args.data, resolution=args.resolution)
+    data, test = from_config(source, split="train"), from_config(source, split="test")
     separate = len(test) != len(data) or not np.array_equal(test.labels, data.labels)
     net, acc = train_evaluator(data.images, data.labels, data.class_names, epochs=args.epochs,
                                batch_size=args.batch_size, seed=args.seed, width=args.width,
@@ -304,14 +315,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .config import ConfigError
-    from .data import DataError
-    from .metrics.weights import WeightsHashError, WeightsNotFoundError
-    from .training import CheckpointError, DivergenceError, RunExistsError, TrainingInterrupted
+    from .training import DivergenceError, TrainingInterrupted
     try:
         return args.func(args)
-    except (ConfigError, DataError, CheckpointError, RunExistsError, WeightsNotFoundError, WeightsHashError) as e:
-        print(f"condgan: error: {e}", file=sys.stderr)
+    except CondganError as e:  # the user's to fix: one line naming the culprit, no traceback
+        print(f"condgan: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
     except DivergenceError as e:
         print(f"condgan: error: {e}", file=sys.stderr)

@@ -156,3 +156,62 @@ def test_truncation_sweep_and_report_from_the_cli(tmp_path, tiny_overrides, monk
     assert main(["report", str(run)]) == 0
     html = (run / "report" / "index.html").read_text()
     assert 'id="plot-truncation"' in html and 'id="plot-losses"' in html
+
+
+class _Pixels(torch.nn.Module):
+    """A stand-in feature network (the images themselves) that records the resize it was built with."""
+
+    def __init__(self, resize):
+        super().__init__()
+        self.resize = resize
+
+    def forward(self, x):
+        return {"pool": x.float().flatten(1)}
+
+
+def test_fid_mode_pytorch_fid_switches_the_inception_resize(tmp_path, monkeypatch):
+    """--fid-mode pytorch-fid must give pytorch-fid's features (its resize), not only its formula."""
+    from condgan.metrics import weights as W
+    from condgan.metrics.inception import FIDInceptionV3
+    for mode in ("torch-fidelity", "pytorch-fid"):
+        net, _ = ev.feature_network("inception", FIDInceptionV3().state_dict(), torch.device("cpu"), fid_mode=mode)
+        assert net.resize == mode
+    built = []
+    monkeypatch.setattr(W, "load_feature_network", lambda weights, device, resize: built.append(resize)
+                        or _Pixels(resize))
+    x, y = two_class_images(40)
+    np.savez(tmp_path / "a.npz", images=x, labels=y)
+    for mode in ("pytorch-fid", "torch-fidelity"):
+        assert main(["evaluate", "--real", str(tmp_path / "a.npz"), "--fake", str(tmp_path / "a.npz"), "--metrics",
+                     "kid", "--fid-mode", mode, "--device", "cpu", "--no-cache"]) == 0
+    assert built == ["pytorch-fid", "torch-fidelity"]
+
+
+def test_evaluate_reads_the_real_images_as_the_run_saw_them(tmp_path, tiny_overrides, monkeypatch):
+    """An unconditional run is compared with one-class real images (intra-FID and accuracy then mean
+    something), and a run trained on the test split is compared with that split."""
+    monkeypatch.setenv("CONDGAN_CACHE", str(tmp_path / "cache"))
+    rng = np.random.default_rng(0)
+    data = tmp_path / "split.npz"
+    np.savez(data, x_train=rng.integers(0, 256, (48, 16, 16, 1), dtype=np.uint8), y_train=np.arange(48) % 4,
+             x_test=rng.integers(0, 256, (24, 16, 16, 1), dtype=np.uint8), y_test=np.arange(24) % 4)
+    run = tmp_path / "run"
+    condgan.train(load_config("digits", {**tiny_overrides, "data.source": str(data), "data.split": "test",
+                                         "data.conditional": False, "train.steps": 2}), run, progress=False)
+    save_evaluator(DomainClassifier(1, 4, 16, width=4), tmp_path / "ev.pt", list("abcd"), 0.25, "random")
+    out = tmp_path / "m.json"
+    assert main(["evaluate", str(run), "--evaluator", str(tmp_path / "ev.pt"), "--num-samples", "20", "--metrics",
+                 "fid,intra_fid", "--device", "cpu", "--json", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert r["num_real"] == 24  # the test split, not the 48 training images
+    assert set(r["intra_fid"]) == {"0"}  # one class, as the generator was trained
+
+
+def test_bench_builds_the_networks_the_run_would(tiny_overrides):
+    from condgan.bench import _bench_data
+    cfg = load_config("digits", {**tiny_overrides, "data.conditional": False})
+    data, kind = _bench_data(cfg)
+    assert kind == "real" and data.num_classes == 1 and data.resolution == 16
+    cfg = load_config("stacked-mnist-r3gan", {"data.source": "no-such-file.npz"})
+    data, kind = _bench_data(cfg)
+    assert kind == "random" and data.num_classes == 1  # unconditional preset: one class, not 1000

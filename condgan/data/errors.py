@@ -1,7 +1,8 @@
 """The one exception type of `condgan.data`."""
+from ..errors import CondganError
 
 
-class DataError(ValueError):
+class DataError(CondganError, ValueError):
     """Bad or unreadable training data.
 
     A subclass of ValueError so that callers who only know "the input was bad" can catch it; the

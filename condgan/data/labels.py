@@ -5,7 +5,7 @@ import dataclasses
 
 import numpy as np
 
-from .sources import LabelledImages
+from .images import LabelledImages
 
 
 def without_labels(data: LabelledImages) -> LabelledImages:

@@ -13,7 +13,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from .errors import DataError
-from .sources import LabelledImages, read_image
+from .folder import read_image
+from .images import LabelledImages
 
 
 def make_loader(data: LabelledImages, batch_size: int, device: torch.device | str, *, hflip: bool = False,
@@ -21,7 +22,8 @@ def make_loader(data: LabelledImages, batch_size: int, device: torch.device | st
                 world_size: int = 1) -> ResidentLoader | StreamingLoader:
     """The right loader for `data`: resident when it is in memory ('auto'), or as forced by 'yes' / 'no'.
 
-    Whether data fits in memory is decided once, by `load_images(max_resident_bytes=...)`. With
+    Whether data fits in memory is decided once, by `load_images(max_resident_bytes=...)`
+    (`data.max_resident_bytes`). With
     `world_size` > 1, `batch_size` is the global batch and each process gets its `rank`'s slice of it.
     """
     shard = dict(rank=rank, world_size=world_size)
@@ -29,8 +31,8 @@ def make_loader(data: LabelledImages, batch_size: int, device: torch.device | st
         raise DataError(f"resident={resident!r} is not supported; use 'auto', 'yes' or 'no'")
     if resident == "yes" and data.images is None:
         raise DataError(f"resident='yes' but {data.source} was left on disk ({data.nbytes / 2**30:.2f} GiB decoded, "
-                        f"more than max_resident_bytes); raise load_images(max_resident_bytes=...) or use "
-                        f"resident='auto'")
+                        f"more than max_resident_bytes); raise data.max_resident_bytes (bytes) or use "
+                        f"data.resident=auto")
     if resident == "yes" or (resident == "auto" and data.images is not None):
         return ResidentLoader(data, batch_size, device, hflip=hflip, seed=seed, **shard)
     return StreamingLoader(data, batch_size, device, hflip=hflip, seed=seed, num_workers=num_workers, **shard)
@@ -126,7 +128,7 @@ class ResidentLoader(_EpochLoader):
                  seed: int = 0, rank: int = 0, world_size: int = 1):
         if data.images is None:
             raise DataError(f"{data.source} is on disk, not in memory; use StreamingLoader or load it with a "
-                            f"larger max_resident_bytes")
+                            f"larger data.max_resident_bytes")
         super().__init__(data, batch_size, device, hflip=hflip, seed=seed, rank=rank, world_size=world_size)
         n, h, w, c = data.images.shape
         self._images = torch.empty((n, c, h, w), dtype=torch.uint8, device=self.device)

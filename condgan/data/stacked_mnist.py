@@ -8,15 +8,19 @@ As in the benchmark R3GAN reports against (DDGAN's `stackmnist_data.py`), each 2
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .errors import DataError
+from .npz import read_npz
 
 MNIST_SIZE = 28
 PADDED_SIZE = 32
+PREFIX = "stacked-mnist:"  # the data source 'stacked-mnist:PATH'
+DRAWS = {"train": (60000, 0), "test": (10000, 1)}  # split -> (images, seed): fixed, reproducible
 
 
 def pad_digits(images: np.ndarray, resolution: int = PADDED_SIZE) -> np.ndarray:
@@ -60,17 +64,25 @@ def stack_mnist(images: np.ndarray, labels: np.ndarray, n: int, seed: int, resol
 def read_stacked_mnist(path: str | os.PathLike, n: int, seed: int, *, split: str = "train",
                        resolution: int = PADDED_SIZE) -> tuple[np.ndarray, np.ndarray]:
     """Stack digits from an MNIST .npz holding x_train/y_train (and x_test/y_test for split='test')."""
-    from pathlib import Path
-
-    from .sources import _read_npz  # shares its checks and messages for npz files
     path = Path(path)
     if not path.is_file():
         raise DataError(f"MNIST file {str(path)!r} for Stacked MNIST does not exist; pass an .npz with "
                         f"x_train (N, 28, 28) uint8 and y_train, as stacked-mnist:PATH/mnist.npz")
-    labels, _, images = _read_npz(path, split)
+    labels, _, images = read_npz(path, split)  # the npz checks and messages
     if images.shape[1:] != (MNIST_SIZE, MNIST_SIZE, 1):
         raise DataError(f"{path} holds images of shape {images.shape[1:]}; Stacked MNIST needs grayscale "
                         f"28x28 MNIST digits")
     if labels.min() < 0 or labels.max() > 9:
         raise DataError(f"{path} has labels outside 0..9 ({labels.min()}..{labels.max()}); is it MNIST?")
     return stack_mnist(images[..., 0], labels, n, seed, resolution)
+
+
+def read_source(path: str, split: str) -> tuple[np.ndarray, list[str], np.ndarray, str]:
+    """The data source 'stacked-mnist:PATH': the split's fixed draw as (labels, class names, NHWC images, origin)."""
+    if not path:
+        raise DataError(f"data source {PREFIX!r} names no file; write {PREFIX}PATH/mnist.npz")
+    n, seed = DRAWS[split]
+    x, y = read_stacked_mnist(path, n, seed, split=split)
+    images = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    where = f"{PREFIX}{path} ({split}, {n} images, seed {seed})"
+    return y, [f"{k:03d}" for k in range(1000)], images, where

@@ -6,7 +6,6 @@ real-image features are cached on disk, keyed by a hash of the data and of the f
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -14,6 +13,9 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 import torch
 from torch import nn
+
+from ..errors import UsageError
+from ..io import atomic_write
 
 METRICS = ("fid", "is", "kid", "prdc", "intra_fid", "accuracy", "msssim")
 
@@ -112,27 +114,30 @@ def cached_real_features(net: nn.Module, images: np.ndarray, labels: np.ndarray 
                                 f["labels"] if "labels" in f else None)
     feats = extract(net, array_batches(images, labels, batch_size), device)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {k: v for k, v in (("pool", feats.pool), ("logits", feats.logits), ("labels", feats.labels))
                   if v is not None}
-        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
-        np.savez(tmp, **arrays)
-        tmp.replace(path)
+        atomic_write(path, lambda f: np.savez(f, **arrays))
     return feats
 
 
-def read_image_set(source: str, resolution: int | None = None) -> tuple[np.ndarray, np.ndarray | None, str]:
-    """Images to evaluate: an .npz written by `condgan sample` (`images`, `labels`) or any data source."""
+def read_image_set(source: str, data_cfg=None) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """Images to evaluate: an .npz written by `condgan sample` (`images`, `labels`) or any data source.
+
+    `data_cfg` (a run's `DataConfig`): a data source is read as the run saw it (`condgan.data.from_config`:
+    split, resolution, one class when unconditional), and sampled labels become one class when unconditional.
+    """
+    from ..data import DataError, from_config, load_images
     if source.endswith(".npz") and Path(source).is_file():
         with np.load(source) as f:
             if "images" in f.files:
                 labels = f["labels"].astype(np.int64) if "labels" in f.files else None
+                if labels is not None and data_cfg is not None and not data_cfg.conditional:
+                    labels = np.zeros_like(labels)
                 return f["images"], labels, source
-    from ..data import load_images
-    from ..data.resize import with_resolution
-    data = with_resolution(load_images(source), resolution)
+    data = from_config(data_cfg, source=source) if data_cfg is not None else load_images(source)
     if data.images is None:
-        raise ValueError(f"'{source}' is too large to hold in memory for evaluation.")
+        raise DataError(f"'{source}' is too large to hold in memory for evaluation (more than "
+                        f"data.max_resident_bytes decoded); evaluate a subset saved as an .npz.")
     return data.images, data.labels, data.source
 
 
@@ -153,7 +158,7 @@ def compute_metrics(real: Features, fake: Features, metrics: Iterable[str], *, f
             out["fid"] = fid_from_features(real.pool, fake.pool, mode=fid_mode)
         elif m == "is":
             if fake.logits is None:
-                raise ValueError("The Inception Score needs classifier logits; this feature network has none "
+                raise UsageError("The Inception Score needs classifier logits; this feature network has none "
                                  "(the fid-helper TorchScript file gives features only).")
             out["is_mean"], out["is_std"] = inception_score(fake.logits)
         elif m == "kid":
@@ -163,17 +168,17 @@ def compute_metrics(real: Features, fake: Features, metrics: Iterable[str], *, f
             out.update(prdc(real.pool, fake.pool))
         elif m == "intra_fid":
             if real.labels is None or fake.labels is None:
-                raise ValueError("Intra-class FID needs labels for both real and generated images.")
+                raise UsageError("Intra-class FID needs labels for both real and generated images.")
             r = intra_class_fid(real.pool, real.labels, fake.pool, fake.labels, mode=fid_mode)
             out["intra_fid_mean"] = r["mean"]
             out["intra_fid"] = {str(k): v for k, v in r["per_class"].items()}
         elif m == "accuracy":
             if fake.logits is None or fake.labels is None:
-                raise ValueError("Classifier accuracy needs a feature network with a classifier and labelled samples.")
+                raise UsageError("Classifier accuracy needs a feature network with a classifier and labelled samples.")
             out["accuracy_top1"], out["accuracy_top5"] = accuracy(fake.logits, fake.labels)
         elif m == "msssim":
             if fake.images is None or fake.labels is None:
-                raise ValueError("MS-SSIM needs the generated images and their labels.")
+                raise UsageError("MS-SSIM needs the generated images and their labels.")
             images = torch.from_numpy(fake.images).permute(0, 3, 1, 2)
             side = min(images.shape[-2:])
             win = 11 if side >= 11 else (side // 2) * 2 - 1  # tiny images: the largest odd window that fits
@@ -181,18 +186,20 @@ def compute_metrics(real: Features, fake: Features, metrics: Iterable[str], *, f
             out["msssim_mean"] = r["mean"]
             out["msssim_window"] = win
         else:
-            raise ValueError(f"Unknown metric '{m}'; available: {', '.join(METRICS)}.")
+            raise UsageError(f"Unknown metric '{m}'; available: {', '.join(METRICS)}.")
     return out
 
 
 def feature_network(evaluator: str, inception_weights: str | None, device: torch.device,
-                    num_classes: int | None = None) -> tuple[nn.Module, str]:
+                    num_classes: int | None = None, fid_mode: str = "torch-fidelity") -> tuple[nn.Module, str]:
     """'inception' (FID Inception-v3; weights from --inception-weights, $CONDGAN_INCEPTION_WEIGHTS or the cache),
     'stacked-mnist' (the packaged MNIST classifier applied to each channel) or the path of a domain evaluator
-    trained with `condgan evaluator train`."""
+    trained with `condgan evaluator train`. `fid_mode` ('torch-fidelity' or 'pytorch-fid') picks the
+    Inception network's resize to 299 px, which moves FID noticeably: the features must be the reference's."""
     if evaluator == "inception":
         from .weights import load_feature_network
-        return load_feature_network(inception_weights, device=device), "inception"
+        net = load_feature_network(inception_weights, device=device, resize=fid_mode)
+        return net, "inception" + (f" ({fid_mode} resize)" if fid_mode != "torch-fidelity" else "")
     if evaluator == "stacked-mnist":
         from .modes import StackedDigitFeatures, load_mnist_classifier
         return StackedDigitFeatures(load_mnist_classifier(device=device)).to(device), "stacked-mnist digits"
