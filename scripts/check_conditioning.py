@@ -20,12 +20,13 @@ def conditioning_accuracy(run: str, n: int = 1000, seed: int = 0) -> tuple[float
 
     import condgan
     from condgan.config import config_from_dict
-    from condgan.data import load_images
-    from condgan.data.resize import with_resolution
-    from condgan.training.checkpoint import load_checkpoint, resolve_checkpoint
+    from condgan.data import from_config
+    from condgan.io import read_checkpoint, resolve_checkpoint
 
-    cfg = config_from_dict(load_checkpoint(resolve_checkpoint(run))["config"])
-    real = with_resolution(load_images(cfg.data.source, split=cfg.data.split), cfg.data.resolution)
+    cfg = config_from_dict(read_checkpoint(resolve_checkpoint(run))["config"])
+    if not cfg.data.conditional:
+        raise SystemExit(f"{run} is an unconditional run (data.conditional=false): no class to check")
+    real = from_config(cfg.data)  # the real images as the run saw them
     x = real.images.reshape(len(real), -1).astype(np.float32) / 255.0
     x_tr, x_te, y_tr, y_te = train_test_split(x, real.labels, test_size=0.2, random_state=seed,
                                               stratify=real.labels)

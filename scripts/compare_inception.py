@@ -1,7 +1,8 @@
 """Check condgan's FID Inception-v3 against torch-fidelity and pytorch-fid, without the real weights.
 
-Run with an environment that has torch-fidelity, pytorch-fid and torchvision installed, e.g.
-``/work/refenv/bin/python scripts/compare_inception.py``. Steps:
+Run with an environment that has torch-fidelity, pytorch-fid and torchvision installed, and condgan itself
+(``pip install -e .`` from the checkout), e.g. ``REFENV/bin/python scripts/compare_inception.py --out DIR``
+(see scripts/README.md). Steps:
 
 1. build a seeded random FIDInceptionV3 whose BatchNorm running statistics are measured on real images
    (train-mode forward, cumulative average), so features are spread out like real ones rather than
@@ -29,26 +30,16 @@ import torch
 from torch import nn
 
 
-def _import_inception():
-    """Import condgan/metrics/inception.py by path: it needs only torch, so the reference environment
-    does not need condgan's other dependencies."""
-    import importlib.util
-    path = Path(__file__).resolve().parents[1] / "condgan" / "metrics" / "inception.py"
-    spec = importlib.util.spec_from_file_location("condgan_inception", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from condgan.metrics.inception import FIDInceptionV3
+
+# the shared data folder beside the checkout (../shared/data), as everywhere in condgan's tooling
+CIFAR = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10_lossless_subset.npz"
 
 
-FIDInceptionV3 = _import_inception().FIDInceptionV3
-
-CIFAR = Path("/work/shared/data/cifar10_lossless_subset.npz")
-
-
-def load_images(n: int) -> tuple[torch.Tensor, str]:
+def load_images(n: int, cifar: Path = CIFAR) -> tuple[torch.Tensor, str]:
     """uint8 (n, 3, 32, 32) real images: the lossless CIFAR-10 subset, else scikit-learn's digits."""
-    if CIFAR.is_file():
-        x = np.load(CIFAR)["x_train"][:n]
+    if cifar.is_file():
+        x = np.load(cifar)["x_train"][:n]
         return torch.from_numpy(x).permute(0, 3, 1, 2).contiguous(), "cifar10_lossless_subset x_train"
     from sklearn.datasets import load_digits
     d = torch.from_numpy(load_digits().images).float()[:, None] / 16 * 255
@@ -108,7 +99,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=2000, help="images per set (set A = first n, set B = next n)")
     ap.add_argument("--calib", type=int, default=128, help="images used to set the BN statistics")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default="/tmp/condgan_inception_compare")
+    ap.add_argument("--out", default="runs/inception-compare", help="folder for the weights, features and JSON")
+    ap.add_argument("--data", default=str(CIFAR), help="npz with x_train (uint8 NHWC); digits when absent")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -119,7 +111,7 @@ def main() -> None:
     def save() -> None:
         (out / "results.json").write_text(json.dumps(result, indent=2))
 
-    images, source = load_images(2 * args.n)
+    images, source = load_images(2 * args.n, Path(args.data))
     a_set, b_set = images[:args.n], images[args.n:2 * args.n]
     result["images"] = f"{source}: set A = [0, {args.n}), set B = [{args.n}, {2 * args.n})"
 

@@ -1,7 +1,8 @@
 """Compare condgan's metric formulas with torch-fidelity's, pytorch-fid's and prdc's on identical features.
 
-Run with an environment that has the references installed, e.g.
-    /work/refenv/bin/python scripts/compare_metric_formulas.py [--n 2000]
+Run with an environment that has the references (torch-fidelity, pytorch-fid; optionally prdc and
+pytorch-msssim) and condgan itself installed (``pip install -e .`` from the checkout), e.g.
+    REFENV/bin/python scripts/compare_metric_formulas.py [--n 2000]
 Prints each pair of numbers and their relative difference; exits 1 if any exceeds --tol.
 Takes ~10 min on 2 busy CPU cores at the default --n 2000 (mostly KID: 2 x 100 subsets x 3 feature sets).
 prdc and pytorch-msssim comparisons run only when those packages are importable.
@@ -11,26 +12,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
 import numpy as np
 import torch
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-sys.path.insert(0, ROOT)
-try:
-    import condgan  # noqa: F401
-except ImportError:  # the reference env may lack condgan's own deps (yaml, ...): load only the metrics package
-    import types
-
-    _pkg = types.ModuleType("condgan")
-    _pkg.__path__ = [os.path.join(ROOT, "condgan")]
-    sys.modules["condgan"] = _pkg
-
-from condgan.metrics.fid import feature_statistics, fid_from_features, frechet_distance  # noqa: E402
-from condgan.metrics.inception_score import inception_score  # noqa: E402
-from condgan.metrics.kid import kid_from_features  # noqa: E402
-from condgan.metrics.prdc import density_coverage, precision_recall  # noqa: E402
+from condgan.metrics.fid import feature_statistics, fid_from_features, frechet_distance
+from condgan.metrics.inception_score import inception_score
+from condgan.metrics.kid import kid_from_features
+from condgan.metrics.prdc import density_coverage, precision_recall
 
 ROWS: list[tuple[str, float, float, float]] = []
 

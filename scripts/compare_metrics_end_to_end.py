@@ -1,8 +1,11 @@
 """End to end against torch-fidelity: condgan's own pipeline (its Inception network + its metric formulas)
 on the same images and the same weights file that `scripts/compare_inception.py` gave torch-fidelity.
 
-    /work/refenv/bin/python scripts/compare_inception.py --n 2000      # torch-fidelity's numbers
-    python scripts/compare_metrics_end_to_end.py                       # condgan's, and the differences
+    REFENV/bin/python scripts/compare_inception.py --n 2000 --out DIR   # torch-fidelity's numbers
+    python scripts/compare_metrics_end_to_end.py --dir DIR                # condgan's, and the differences
+
+DIR defaults to runs/inception-compare; the images are ../shared/data/cifar10_lossless_subset.npz beside the
+checkout unless --data names them (the same file compare_inception.py read).
 """
 from __future__ import annotations
 
@@ -13,18 +16,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
+CIFAR = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10_lossless_subset.npz"
+
 
 def main() -> int:
     from condgan.metrics.evaluate import array_batches, compute_metrics, extract
     from condgan.metrics.weights import load_feature_network
 
     ap = argparse.ArgumentParser()
-    ap.add_argument("--dir", default="/tmp/condgan_inception_compare")
+    ap.add_argument("--dir", default="runs/inception-compare", help="compare_inception.py's --out folder")
+    ap.add_argument("--data", default=str(CIFAR), help="npz with x_train, as given to compare_inception.py")
     args = ap.parse_args()
     folder = Path(args.dir)
     ref = json.loads((folder / "results.json").read_text())
     n = ref["n"]
-    x = np.load("/work/shared/data/cifar10_lossless_subset.npz")["x_train"][: 2 * n]
+    x = np.load(args.data)["x_train"][: 2 * n]
     state = torch.load(folder / "random_inception_pytorch_fid_format.pth", weights_only=True)
     net = load_feature_network(state)  # in-memory state dict: the caller vouches for it (random weights)
     torch.set_num_threads(2)

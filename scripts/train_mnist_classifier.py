@@ -33,7 +33,6 @@ MIN_ACCURACY = 0.99
 
 
 def main() -> int:
-    sys.path.insert(0, str(ROOT))
     from condgan.data.stacked_mnist import pad_digits
     from condgan.metrics.evaluator import save_evaluator, train_evaluator
 
