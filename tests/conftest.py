@@ -24,3 +24,19 @@ def tiny_npz(tmp_path):
     path = tmp_path / "tiny.npz"
     np.savez(path, x=rng.integers(0, 256, (64, 16, 16, 1), dtype=np.uint8), y=np.arange(64) % 4)
     return path
+
+
+@pytest.fixture
+def tiny_trainer(tiny_overrides):
+    """`tiny_trainer({key: value})` -> (Trainer, loader) of the tiny digits BigGAN at 16 px plus the overrides,
+    on the CPU, with the data read as training reads it (`condgan.data.from_config`)."""
+    from condgan.config import load_config
+    from condgan.data import from_config, make_loader
+    from condgan.training.loop import Trainer
+
+    def build(extra=None):
+        cfg = load_config("digits", {**tiny_overrides, **(extra or {})})
+        data = from_config(cfg.data)
+        loader = make_loader(data, cfg.train.batch_size, torch.device("cpu"), seed=0)
+        return Trainer.build(cfg, data.num_classes, data.resolution, data.channels, torch.device("cpu")), loader
+    return build

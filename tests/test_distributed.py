@@ -39,6 +39,7 @@ def _torchrun(run, data, nproc=2):
     return proc
 
 
+@pytest.mark.slow  # torchrun launch
 def test_two_processes_train_the_same_weights_as_one(tmp_path, tiny_npz):
     _torchrun(tmp_path / "ddp", tiny_npz)
     condgan.train(load_config("digits", {**OVERRIDES, "data.source": str(tiny_npz)}), tmp_path / "one", progress=False)
@@ -56,6 +57,7 @@ def test_two_processes_train_the_same_weights_as_one(tmp_path, tiny_npz):
     assert images.shape == (4, 16, 16, 1) and images.dtype == torch.uint8
 
 
+@pytest.mark.slow  # torchrun launch
 def test_only_the_main_process_writes(tmp_path, tiny_npz):
     run = tmp_path / "ddp"
     proc = _torchrun(run, tiny_npz)
@@ -67,6 +69,7 @@ def test_only_the_main_process_writes(tmp_path, tiny_npz):
     assert proc.stdout.count("Resuming") == 0
 
 
+@pytest.mark.slow  # torchrun launch
 def test_resume_under_ddp_continues_a_single_process_run(tmp_path, tiny_npz):
     """A single-process checkpoint resumes under torchrun (and lands where one process would)."""
     first = load_config("digits", {**OVERRIDES, "data.source": str(tiny_npz), "train.steps": 2, "train.ckpt_every": 2})
@@ -104,6 +107,7 @@ def test_sharded_sampling_reassembles_in_single_process_order(tmp_path, tiny_npz
         np.testing.assert_array_equal(getattr(merged, field), getattr(whole, field))
 
 
+@pytest.mark.slow  # torchrun launch
 def test_evaluation_during_distributed_training_matches_one_process(tmp_path, tiny_npz):
     from condgan.cli import main
     evaluator = tmp_path / "evaluator.pt"
@@ -127,6 +131,7 @@ def test_evaluation_during_distributed_training_matches_one_process(tmp_path, ti
     assert (tmp_path / "ddp" / "checkpoints" / "best.pt").is_file()
 
 
+@pytest.mark.slow  # torchrun launch
 def test_an_existing_run_stops_every_process(tmp_path, tiny_npz):
     run = tmp_path / "ddp"
     run.mkdir()

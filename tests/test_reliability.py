@@ -169,6 +169,7 @@ def test_signal_writes_a_checkpoint_and_says_how_to_resume(tmp_path, tiny_npz, s
     assert len(ckpts) == 1 and load_checkpoint(ckpts[0][1])["step"] == ckpts[0][0] > 0
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_moments_always_resumes(tmp_path, tiny_npz):
     """20 SIGKILLs at random moments (checkpoints are written every step, so many land mid-write); after each,
     every checkpoint on disk loads, the next start resumes from the newest one, and the run finally finishes."""
