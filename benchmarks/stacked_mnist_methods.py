@@ -1,7 +1,7 @@
 """Method benchmarks on Stacked MNIST (three MNIST digits as RGB channels: 1000 classes / modes).
 
-    python scripts/bench_methods.py classifier --mnist ../shared/data/mnist.npz --out runs/bench-classifier
-    python scripts/bench_methods.py r3gan      --mnist ../shared/data/mnist.npz --out runs/bench-r3gan
+    python -m benchmarks.stacked_mnist_methods classifier --mnist ../shared/data/mnist.npz --out runs/bench-classifier
+    python -m benchmarks.stacked_mnist_methods r3gan      --mnist ../shared/data/mnist.npz --out runs/bench-r3gan
 
 `classifier` (issue: ACGAN vs ReACGAN): class-conditional on all 1000 digit triples, ACGAN and ReACGAN with
 the same BigGAN and budget. Prints the curves of ReACGAN Fig. 2 (mean norm of D's features entering the

@@ -1,0 +1,350 @@
+"""What every benchmark does, in one place: resolve its arms into configs, train them with the same budget and
+seed, time them, count the FLOPs of their training step, collect their curves, write the JSON, draw the
+figures and re-render the experiment's part of the results table from that JSON.
+
+An experiment module (``benchmarks/NAME.py``) holds only data and the parts that differ: ``ARMS`` (each a
+preset or a preset plus overrides), ``SCALES`` (the shared budget per scale, and ``smoke``), ``prepare`` (real
+features, classifiers), ``evaluate`` (one trained arm -> numbers), ``COLUMNS`` (the table) and ``figures``.
+Every experiment is run the same way::
+
+    python -m benchmarks.NAME [--scale cpu|gpu] [--seed S] [--smoke] [--dry-run] [--data SOURCE]
+
+``--smoke`` shrinks everything to seconds and writes to a temporary folder, never to ``benchmarks/results``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+FIGURES = ROOT / "docs" / "figures"
+TABLE = ROOT / "benchmarks" / "README.md"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+CACHE = ROOT / ".cache" / "benchmarks"   # git-ignored: decoded data, trained evaluators
+MAX_CURVE_POINTS = 200
+
+
+@dataclass
+class Arm:
+    """One arm of an experiment: a preset (the experiment's default when None) plus overrides."""
+    name: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+    preset: str | None = None
+    paper: str = ""                  # the paper's figure for this arm, shown beside ours
+
+
+@dataclass
+class Context:
+    """What one invocation works with; handed to the experiment's prepare / evaluate / figures."""
+    name: str
+    scale: str
+    seed: int
+    smoke: bool
+    data: str
+    preset: str
+    overrides: dict[str, Any]        # the shared budget (same for every arm)
+    eval: dict[str, Any]             # evaluation settings of this scale
+    runs: Path                       # run folders, one per arm
+    out: Path                        # where the JSON goes
+    figures: Path
+    device: torch.device = torch.device("cpu")
+    state: dict[str, Any] = field(default_factory=dict)   # what prepare() loaded (features, classifiers)
+
+
+def arm_config(ctx: Context, arm: Arm):
+    """The arm's config: its preset (or the experiment's), the shared budget, then the arm's own overrides.
+    The arm's keys come last, so an arm can only differ in what defines it, never in budget."""
+    from condgan.config import load_config
+    clash = sorted(set(arm.overrides) & set(ctx.overrides))
+    if clash:
+        raise ValueError(f"arm '{arm.name}' overrides budget keys {clash}: every arm must share the budget")
+    return load_config(arm.preset or ctx.preset, {**ctx.overrides, "data.source": ctx.data,
+                                                  "train.seed": ctx.seed, **arm.overrides})
+
+
+# ----------------------------------------------------------------------------------------------------------
+# command line
+
+def parse_args(exp: ModuleType, argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog=f"python -m benchmarks.{exp.NAME}", description=exp.__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--scale", choices=["cpu", "gpu"], default="cpu",
+                   help="cpu: <= 60 CPU-minutes of training on 2 cores; gpu: full presets, papers' budgets")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--smoke", action="store_true", help="seconds-long run into a temporary folder (tests, CI)")
+    p.add_argument("--dry-run", action="store_true", help="print the arms' resolved configs and budgets, stop")
+    p.add_argument("--data", help=f"data source (default: {exp.DEFAULT_DATA})")
+    p.add_argument("--runs", help="folder for the run folders (default runs/benchmarks/NAME/SCALE-seedS)")
+    p.add_argument("--device", default="auto")
+    return p.parse_args(argv)
+
+
+def make_context(exp: ModuleType, args: argparse.Namespace) -> Context:
+    from condgan.training.loop import pick_device
+    scale = exp.SCALES[args.scale]
+    overrides, evaluation = dict(scale["overrides"]), dict(scale["eval"])
+    if args.smoke:
+        overrides.update(exp.SCALES["smoke"]["overrides"])
+        evaluation.update(exp.SCALES["smoke"]["eval"])
+    tag = f"{args.scale}-seed{args.seed}" + ("-smoke" if args.smoke else "")
+    if args.smoke:
+        out = Path(tempfile.mkdtemp(prefix=f"condgan-smoke-{exp.NAME}-"))
+        runs, figures = out / "runs", out / "figures"
+    else:
+        out = RESULTS
+        runs = Path(args.runs) if args.runs else ROOT / "runs" / "benchmarks" / exp.NAME / tag
+        figures = FIGURES
+    data = args.data or str(exp.DEFAULT_DATA)
+    return Context(exp.NAME, args.scale, args.seed, args.smoke, data, scale["preset"], overrides, evaluation,
+                   runs, out, figures, pick_device(args.device))
+
+
+def result_name(name: str, scale: str, seed: int) -> str:
+    """benchmarks/results/NAME.json for the default (cpu, seed 0); NAME-gpu-seed1.json etc. otherwise."""
+    suffix = "".join(s for s in (f"-{scale}" if scale != "cpu" else "", f"-seed{seed}" if seed else ""))
+    return f"{name}{suffix}.json"
+
+
+def budget(cfg) -> dict[str, Any]:
+    t = cfg.train
+    return {"steps": t.steps, "batch_size": t.batch_size, "d_steps": t.d_steps,
+            "kimg": round(t.steps * t.batch_size / 1000, 1), "g_ch": cfg.G.ch, "d_ch": cfg.D.ch,
+            "g_widths": list(cfg.G.widths), "arch": cfg.G.arch}
+
+
+def dry_run(exp: ModuleType, ctx: Context) -> None:
+    """Print what a run would do: each arm's resolved config (as overrides over defaults) and the budget."""
+    from condgan.config import Config
+    defaults = _flat(Config().to_dict())
+    print(f"# {exp.NAME} --scale {ctx.scale} --seed {ctx.seed}{' --smoke' if ctx.smoke else ''}: {exp.TITLE}")
+    print(f"data: {ctx.data}\nruns: {ctx.runs}\nevaluation: {json.dumps(ctx.eval)}")
+    if "minutes_per_arm" in exp.SCALES[ctx.scale]:
+        print(f"estimated training minutes per arm (2 free CPU cores): {exp.SCALES[ctx.scale]['minutes_per_arm']}")
+    for arm in exp.ARMS:
+        cfg = arm_config(ctx, arm)
+        diff = {k: v for k, v in _flat(cfg.to_dict()).items() if defaults.get(k) != v and k != "description"}
+        print(f"\n## arm {arm.name} (preset {arm.preset or ctx.preset}; paper: {arm.paper or '-'})")
+        print(f"budget: {json.dumps(budget(cfg))}")
+        for k, v in diff.items():
+            print(f"  {k}={json.dumps(v)}")
+
+
+def _flat(tree: dict[str, Any]) -> dict[str, Any]:
+    return {f"{s}.{k}" if isinstance(sub, dict) else s: v
+            for s, sub in tree.items() for k, v in (sub.items() if isinstance(sub, dict) else [(None, sub)])}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# training, timing, FLOPs, curves
+
+def train_arm(cfg, run: Path) -> dict[str, Any]:
+    """Train (or finish, or reuse) one arm. A divergence is a result, not a failure: its step is recorded."""
+    from condgan.training import DivergenceError
+    from condgan.training.checkpoint import list_checkpoints
+    from condgan.training.loop import train
+    done = run / "train.json"
+    if done.is_file():
+        return json.loads(done.read_text())
+    resume = (run / "checkpoints").is_dir() and bool(list_checkpoints(run / "checkpoints"))
+    start = time.time()
+    diverged = None
+    try:
+        train(cfg, run, resume=resume, force=not resume and run.exists(), progress=False)
+    except DivergenceError as e:
+        m = re.search(r"at step (\d+)", str(e))
+        rows = read_stats(run)
+        diverged = {"step": int(m.group(1)) if m else (rows[-1]["step"] if rows else 0), "message": str(e)}
+    rows = [r for r in read_stats(run) if "sec_per_step" in r]
+    steady = rows[1:] or rows  # the first interval carries start-up costs
+    sec = sum(r["sec_per_step"] for r in steady) / max(len(steady), 1)
+    out = {"wall_seconds": round(time.time() - start, 1), "steps_done": rows[-1]["step"] if rows else 0,
+           "sec_per_step": round(sec, 4), "steps_per_sec": round(1 / sec, 3) if sec else None,
+           "diverged": diverged}
+    done.write_text(json.dumps(out, indent=2) + "\n")
+    return out
+
+
+def read_stats(run: Path) -> list[dict[str, Any]]:
+    path = run / "stats.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def curves(run: Path, keys: list[str]) -> dict[str, list[list[float]]]:
+    """{key: [[step, value], ...]} from stats.jsonl, thinned to at most MAX_CURVE_POINTS points per key."""
+    out = {}
+    for key in keys:
+        pts = [[r["step"], r[key]] for r in read_stats(run) if key in r and r[key] is not None
+               and math.isfinite(r[key])]
+        stride = max(1, math.ceil(len(pts) / MAX_CURVE_POINTS))
+        out[key] = pts[::stride] + ([pts[-1]] if pts and (len(pts) - 1) % stride else [])
+    return out
+
+
+def step_gflop(cfg) -> float:
+    """GFLOP of one training step (D steps + G step, double backward included), counted as `condgan bench`
+    counts them, on a freshly built trainer with the run's data shape."""
+    from condgan.bench import step_flops
+    from condgan.data import from_config, make_loader
+    from condgan.training.loop import Trainer
+    data = from_config(cfg.data)
+    loader = make_loader(data, cfg.train.batch_size, torch.device("cpu"), hflip=cfg.data.hflip, seed=0,
+                         resident="yes")
+    t = Trainer.build(cfg, data.num_classes, data.resolution, data.channels, torch.device("cpu"))
+    try:
+        return step_flops(t, loader) / 1e9
+    finally:
+        loader.close()
+
+
+def checkpoints(run: Path) -> list[tuple[int, Path]]:
+    from condgan.training.checkpoint import list_checkpoints
+    return list_checkpoints(run / "checkpoints") if (run / "checkpoints").is_dir() else []
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the whole run
+
+def run(exp: ModuleType, argv: list[str] | None = None) -> dict[str, Any] | None:
+    args = parse_args(exp, argv)
+    ctx = make_context(exp, args)
+    if args.dry_run:
+        dry_run(exp, ctx)
+        return None
+    torch.manual_seed(ctx.seed)
+    command = f"python -m benchmarks.{exp.NAME} --scale {ctx.scale} --seed {ctx.seed}" + \
+        (" --smoke" if ctx.smoke else "") + (f" --data {args.data}" if args.data else "")
+    print(f"{command}\nruns in {ctx.runs}", flush=True)
+    exp.prepare(ctx)
+    arms: dict[str, Any] = {}
+    for arm in exp.ARMS:
+        cfg = arm_config(ctx, arm)
+        folder = ctx.runs / arm.name
+        print(f"[{arm.name}] training {budget(cfg)}", flush=True)
+        trained = train_arm(cfg, folder)
+        gflop = step_gflop(cfg)
+        speed = {"gflop_per_step": round(gflop, 3),
+                 "gflop_per_sec": round(gflop * trained["steps_per_sec"], 2) if trained["steps_per_sec"] else None}
+        print(f"[{arm.name}] evaluating", flush=True)
+        metrics = exp.evaluate(ctx, arm, folder, cfg, trained)
+        arms[arm.name] = {"preset": arm.preset or ctx.preset, "overrides": arm.overrides, "paper": arm.paper,
+                          "train": trained, "speed": speed, "metrics": metrics,
+                          "curves": curves(folder, exp.CURVE_KEYS)}
+        print(f"[{arm.name}] {json.dumps({**trained, **speed, **_scalars(metrics)})}", flush=True)
+    result = {"experiment": exp.NAME, "title": exp.TITLE, "smoke": ctx.smoke, "scale": ctx.scale,
+              "seed": ctx.seed, "command": command, "data": ctx.data, "budget": budget(arm_config(ctx, exp.ARMS[0])),
+              "shared_overrides": ctx.overrides, "eval": ctx.eval, "environment": environment(ctx),
+              "arms": arms}
+    result["figures"] = [_rel(p) for p in exp.figures(ctx, result)]
+    ctx.out.mkdir(parents=True, exist_ok=True)
+    path = ctx.out / result_name(exp.NAME, ctx.scale, ctx.seed)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {path}")
+    if not ctx.smoke:
+        update_table(exp)
+        print(f"updated {TABLE}")
+    else:  # a smoke result is never mixed into the real table: rendered beside its JSON only
+        (ctx.out / "table.md").write_text(render_section(exp, [result]))
+    return result
+
+
+def _scalars(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if isinstance(v, (int, float, str)) or v is None}
+
+
+def _rel(p: Path) -> str:
+    try:
+        return str(Path(p).resolve().relative_to(ROOT))
+    except ValueError:
+        return str(p)
+
+
+def environment(ctx: Context) -> dict[str, Any]:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    except OSError:
+        commit = ""
+    dev = torch.cuda.get_device_name(ctx.device) if ctx.device.type == "cuda" else \
+        f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+    return {"device": dev, "torch": torch.__version__, "git_commit": commit,
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the results table: benchmarks/README.md, between markers, rendered only from JSON files
+
+def fmt(v: Any, digits: int = 3) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        return f"{v:.{digits}g}" if abs(v) < 10 ** digits else f"{v:,.0f}"
+    return str(v)
+
+
+def render_section(exp: ModuleType, results: list[dict[str, Any]]) -> str:
+    """The experiment's table: one row per (result file, arm), the paper's figure beside ours."""
+    columns: list[tuple[str, Callable[[dict], Any]]] = exp.COLUMNS
+    head = ["arm", "scale, seed", *[c for c, _ in columns], "paper", "diverged", "steps/s", "GFLOP/s"]
+    lines = [f"Command: `python -m benchmarks.{exp.NAME}` (GPU size: `--scale gpu`).", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    if not results:
+        for arm in exp.ARMS:
+            lines.append("| " + " | ".join([arm.name, "not yet run", *["–"] * len(columns), arm.paper or "–",
+                                            "–", "–", "–"]) + " |")
+        return "\n".join(lines) + "\n"
+    for r in results:
+        for name, a in r["arms"].items():
+            d = a["train"]["diverged"]
+            cells = [name, f"{r['scale']}{' smoke' if r['smoke'] else ''}, {r['seed']}",
+                     *[fmt(f(a)) for _, f in columns], a["paper"] or "–",
+                     f"at step {d['step']:,}" if d else "no", fmt(a["train"]["steps_per_sec"]),
+                     fmt(a["speed"]["gflop_per_sec"])]
+            lines.append("| " + " | ".join(cells) + " |")
+    b = results[0]["budget"]
+    lines += ["", f"Budget per arm: {b['steps']:,} G steps × batch {b['batch_size']} ({b['kimg']} kimg), "
+              f"{b['d_steps']} D step(s) per G step; run on {results[0]['environment']['device']}, "
+              f"{results[0]['environment']['date']} (commit {results[0]['environment']['git_commit'][:8]})."]
+    figs = sorted({f for r in results for f in r.get("figures", [])})
+    lines += [""] + [f"![{Path(f).stem}](../{f})" for f in figs if not Path(f).is_absolute()]
+    return "\n".join(lines) + "\n"
+
+
+def load_results(name: str) -> list[dict[str, Any]]:
+    files = sorted(RESULTS.glob(f"{name}.json")) + sorted(RESULTS.glob(f"{name}-*.json"))
+    return [json.loads(p.read_text()) for p in files]
+
+
+def update_table(exp: ModuleType, table: Path = TABLE) -> None:
+    """Replace the experiment's block between its markers with a rendering of its JSON files."""
+    begin, end = f"<!-- results:{exp.NAME} -->", f"<!-- /results:{exp.NAME} -->"
+    text = table.read_text()
+    if begin not in text or end not in text:
+        raise ValueError(f"{table}: markers {begin} ... {end} missing")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    table.write_text(f"{head}{begin}\n{render_section(exp, load_results(exp.NAME))}{end}{tail}")
+
+
+def main(exp: ModuleType, argv: list[str] | None = None) -> int:
+    run(exp, argv if argv is not None else sys.argv[1:])
+    return 0

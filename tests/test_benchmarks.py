@@ -1,0 +1,67 @@
+"""Every benchmark in its seconds-long smoke size (so none rots), every GPU-size configuration resolved by
+--dry-run, and the results table rendered only from JSON files."""
+import json
+import importlib
+from pathlib import Path
+
+import pytest
+
+from benchmarks import common
+
+EXPERIMENTS = ["r3gan_stacked_mnist", "reacgan_vs_acgan", "biggan_cifar10"]
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+NEEDS = {"r3gan_stacked_mnist": SHARED / "mnist.npz", "reacgan_vs_acgan": SHARED / "cifar10_jpeg_bytes.npz",
+         "biggan_cifar10": SHARED / "cifar10_jpeg_bytes.npz"}
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+@pytest.mark.parametrize("scale", ["cpu", "gpu"])
+def test_dry_run_resolves_every_arm(name, scale, capsys):
+    exp = importlib.import_module(f"benchmarks.{name}")
+    assert common.run(exp, ["--scale", scale, "--dry-run"]) is None
+    out = capsys.readouterr().out
+    for arm in exp.ARMS:
+        assert f"## arm {arm.name}" in out
+    budgets = [json.loads(line.removeprefix("budget: ")) for line in out.splitlines() if line.startswith("budget: ")]
+    assert len(budgets) == len(exp.ARMS) and all(b == budgets[0] for b in budgets)  # one budget for all arms
+
+
+def test_an_arm_may_not_change_the_shared_budget():
+    exp = importlib.import_module("benchmarks.r3gan_stacked_mnist")
+    ctx = common.make_context(exp, common.parse_args(exp, ["--dry-run"]))
+    with pytest.raises(ValueError, match="train.steps"):
+        common.arm_config(ctx, common.Arm("cheat", {"train.steps": 10**6}))
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_smoke_run_writes_json_figure_and_table_outside_the_repo(name):
+    if not NEEDS[name].is_file():
+        pytest.skip(f"{NEEDS[name]} absent: the benchmarks' data lives in ../shared/data beside the checkout")
+    exp = importlib.import_module(f"benchmarks.{name}")
+    before = sorted(common.RESULTS.glob("*.json")) if common.RESULTS.is_dir() else []
+    result = common.run(exp, ["--smoke"])
+    assert result["smoke"] and set(result["arms"]) == {a.name for a in exp.ARMS}
+    out = Path(result["figures"][0]).parent.parent
+    assert not out.is_relative_to(common.ROOT)                        # a temporary folder, never the repo
+    assert (sorted(common.RESULTS.glob("*.json")) if common.RESULTS.is_dir() else []) == before
+    assert json.loads((out / common.result_name(name, "cpu", 0)).read_text())["smoke"] is True
+    assert Path(result["figures"][0]).is_file()
+    table = (out / "table.md").read_text()
+    for arm in result["arms"].values():
+        assert arm["train"]["steps_done"] == 4 and arm["speed"]["gflop_per_step"] > 0
+        assert arm["metrics"]["curve"]                                  # several checkpoints evaluated
+    assert "cpu smoke, 0" in table
+
+
+def test_table_in_readme_is_exactly_the_rendering_of_the_json_files():
+    text = common.TABLE.read_text()
+    for name in EXPERIMENTS:
+        exp = importlib.import_module(f"benchmarks.{name}")
+        block = text.split(f"<!-- results:{name} -->\n", 1)[1].split(f"<!-- /results:{name} -->", 1)[0]
+        assert block == common.render_section(exp, common.load_results(name))
+
+
+def test_no_results_renders_not_yet_run():
+    exp = importlib.import_module("benchmarks.r3gan_stacked_mnist")
+    text = common.render_section(exp, [])
+    assert text.count("not yet run") == len(exp.ARMS) and "1000 / 0.078" in text
