@@ -205,9 +205,10 @@ def decode_jpeg_split(packed: dict, split: str = "train", workers: int | None = 
     chunks = [(buf[off[i]:off[min(i + step, n)]], [o - off[i] for o in off[i:min(i + step, n) + 1]])
               for i in range(0, n, step)]
     workers = min(workers or os.cpu_count() or 1, len(chunks))
-    if workers > 1:
+    if workers > 1:  # spawned, not forked: the caller may hold CUDA and torch's threads
+        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
-        with ProcessPoolExecutor(workers) as pool:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             parts = list(pool.map(_decode_chunk, chunks))
     else:
         parts = [_decode_chunk(c) for c in chunks]
@@ -784,12 +785,12 @@ def run_parent(args: argparse.Namespace) -> int:
         raise SystemExit(f"--work {work} must not be inside --out {out}: only the report files come back")
     work.mkdir(parents=True, exist_ok=True)
     (work / "events.jsonl").unlink(missing_ok=True)
-    budget = args.budget if args.budget else (900 if args.smoke else 470)
+    budget = args.budget if args.budget else (900 if args.smoke else 450)
     t0 = time.time()
     cases = plan()
     names = [c.name for c in cases]
     log = open(work / "worker.log", "ab")
-    start_at, grace, ended = 0, 20, -1
+    start_at, grace, ended, shown = 0, 20, -1, 0
     while start_at < len(cases):
         now_ended = sum(e["event"] == "end" for e in _events(work))
         if now_ended == ended:  # the last worker recorded nothing: it cannot start; do not loop
@@ -807,6 +808,7 @@ def run_parent(args: argparse.Namespace) -> int:
         while proc.poll() is None:
             time.sleep(0.25)
             ev = _events(work)
+            shown = _show_progress(ev, shown, t0)
             phases = {e["phase"]: e["deadline"] for e in ev if e["event"] == "phase"}
             running = _running(ev)
             limit = min(t0 + budget + grace, phases.get(running["phase"], 1e18) + grace if running else 1e18)
@@ -851,6 +853,15 @@ def run_parent(args: argparse.Namespace) -> int:
     if not args.keep_work and not args.work:
         shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def _show_progress(events: list[dict], shown: int, t0: float) -> int:
+    """One line per finished case, so the device tool's output tail tells where a cut-short run was."""
+    ends = [e for e in events if e["event"] == "end"]
+    for e in ends[shown:]:
+        print(f"[{e['t'] - t0:6.1f} s] {e['phase']:>9} {e['case']:<26} {e['status']:<7} {e['seconds']:>7} s  "
+              f"{(e.get('reason') or '')[:150]}", flush=True)
+    return len(ends)
 
 
 def _running(events: list[dict]) -> dict | None:
@@ -969,7 +980,8 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", help="where the report, the samples and the trace go (8 files at most)")
     p.add_argument("--smoke", action="store_true", help="the same code on a CPU in seconds: tiny networks")
-    p.add_argument("--budget", type=float, default=None, help="seconds for the whole run (default 470 on a GPU)")
+    p.add_argument("--budget", type=float, default=None,
+                   help="seconds for the whole run (default 450 on a GPU: under 8 minutes with the grace times)")
     p.add_argument("--work", help="scratch folder (default: a temporary one, deleted at the end)")
     p.add_argument("--carry", default=str(CARRY), help="the carried folder (default .carry)")
     p.add_argument("--keep-work", action="store_true", help="keep the temporary scratch folder")
