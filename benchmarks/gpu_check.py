@@ -655,7 +655,8 @@ def case_quality(ctx: Ctx) -> dict:
 # ----------------------------------------------------------------------------------------------------------
 # The plan: every case, in order.
 
-def plan() -> list[Case]:
+def plan(phases: str | None = None) -> list[Case]:
+    """Every case in run order; `phases` (comma-separated names) keeps only those phases."""
     cases = [Case("env", "environment", case_environment, 5),
              Case("env", "ceilings", case_ceilings, 5),
              Case("data", "decode-cifar10", case_decode, 20),
@@ -675,6 +676,13 @@ def plan() -> list[Case]:
               Case("inception", "inception-throughput", case_inception, 15),
               Case("quality", "quality-clock", case_quality, 100)]
     cases += [Case("compile", n, bench_case(p, o), 60) for n, p, o in COMPILE]
+    if phases:
+        keep = {x.strip() for x in phases.split(",") if x.strip()}
+        unknown = keep - {p for p, _, _ in PHASES}
+        if unknown:
+            raise SystemExit(f"--phases: unknown {', '.join(sorted(unknown))}; phases: "
+                             f"{', '.join(p for p, _, _ in PHASES)}")
+        cases = [c for c in cases if c.phase in keep]
     return cases
 
 
@@ -712,13 +720,14 @@ def _emit(work: Path, **event: Any) -> None:
         os.fsync(f.fileno())
 
 
-def _phase_deadline(phase: str, now: float, start: float, budget: float, smoke: bool) -> tuple[float, str | None]:
+def _phase_deadline(phase: str, now: float, start: float, budget: float, smoke: bool,
+                    present: set[str]) -> tuple[float, str | None]:
     """When this phase must end; a reason when it cannot start (later reserved phases keep their boxes)."""
     if smoke:
         return now + SMOKE_BOX_S, None
     names = [p[0] for p in PHASES]
     i = names.index(phase)
-    reserved = sum(box for _, box, keep in PHASES[i + 1:] if keep)
+    reserved = sum(box for name, box, keep in PHASES[i + 1:] if keep and name in present)
     avail = start + budget - now - reserved
     box = PHASES[i][1]
     limit = avail if box is None else min(box, avail)
@@ -730,11 +739,12 @@ def _phase_deadline(phase: str, now: float, start: float, budget: float, smoke: 
 
 def run_worker(args: argparse.Namespace) -> int:
     ctx = Ctx(Path(args.out), Path(args.work), Path(args.carry), args.smoke)
-    cases = plan()
+    cases = plan(args.phases)
     deadlines = {e["phase"]: (e["deadline"], e.get("reason")) for e in _events(ctx.work) if e["event"] == "phase"}
     for case in cases[args.start_at:]:
         if case.phase not in deadlines:
-            deadlines[case.phase] = _phase_deadline(case.phase, time.time(), args.t0, args.budget, args.smoke)
+            deadlines[case.phase] = _phase_deadline(case.phase, time.time(), args.t0, args.budget, args.smoke,
+                                                    {c.phase for c in cases})
             _emit(ctx.work, event="phase", phase=case.phase, deadline=deadlines[case.phase][0],
                   reason=deadlines[case.phase][1])
         ctx.phase_deadline, phase_reason = deadlines[case.phase]
@@ -787,7 +797,7 @@ def run_parent(args: argparse.Namespace) -> int:
     (work / "events.jsonl").unlink(missing_ok=True)
     budget = args.budget if args.budget else (900 if args.smoke else 450)
     t0 = time.time()
-    cases = plan()
+    cases = plan(args.phases)
     names = [c.name for c in cases]
     log = open(work / "worker.log", "ab")
     start_at, grace, ended, shown = 0, 20, -1, 0
@@ -800,7 +810,8 @@ def run_parent(args: argparse.Namespace) -> int:
             break
         ended = now_ended
         cmd = [sys.executable, "-m", "benchmarks.gpu_check", "--worker", "--out", str(out), "--work", str(work),
-               "--carry", str(args.carry), "--start-at", str(start_at), "--t0", str(t0), "--budget", str(budget)]
+               "--carry", str(args.carry), "--start-at", str(start_at), "--t0", str(t0), "--budget", str(budget),
+               *(["--phases", args.phases] if args.phases else [])]
         env = _child_env() | ({"OMP_NUM_THREADS": "1"} if args.smoke else {})  # tiny ops: threads only contend
         proc = subprocess.Popen(cmd + (["--smoke"] if args.smoke else []), cwd=ROOT, env=env,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -896,7 +907,8 @@ def build_report(events: list[dict], cases: list[Case], smoke: bool, budget: flo
     return {"kind": "smoke (CPU, tiny networks)" if smoke else "gpu", "created": time.strftime("%Y-%m-%d %H:%M:%S"),
             "budget_s": budget, "wall_s": round(wall, 1),
             "counts": {s: sum(r["status"] == s for r in rows) for s in ("pass", "fail", "skipped")},
-            "environment": by["environment"]["detail"], "ceilings": by["ceilings"]["detail"],
+            "environment": by.get("environment", {}).get("detail", {}),
+            "ceilings": by.get("ceilings", {}).get("detail", {}),
             "cases": rows, "files": files + ["gpu-report.json", "gpu-report.md", "gpu-check.log"]}
 
 
@@ -985,6 +997,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work", help="scratch folder (default: a temporary one, deleted at the end)")
     p.add_argument("--carry", default=str(CARRY), help="the carried folder (default .carry)")
     p.add_argument("--keep-work", action="store_true", help="keep the temporary scratch folder")
+    p.add_argument("--phases", help="run only these phases, e.g. env,data,compile (a second call with the time "
+                                    "left); data is needed by every phase that trains on CIFAR-10")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--start-at", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--t0", type=float, default=0.0, help=argparse.SUPPRESS)

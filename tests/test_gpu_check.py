@@ -100,3 +100,20 @@ def test_carry_is_written_and_the_limit_enforced(tmp_path, capsys):
         shutil.rmtree(carry, ignore_errors=True)
     with pytest.raises(SystemExit, match="not found"):
         prepare_gpu_carry.main(["--src", str(tmp_path / "missing.npz"), "--carry", str(carry)])
+
+
+def test_time_boxes_keep_the_quality_clock_and_the_budget():
+    t0, budget, all_phases = 1000.0, 450.0, {p for p, _, _ in gpu_check.PHASES}
+    deadline, reason = gpu_check._phase_deadline("env", t0, t0, budget, False, all_phases)
+    assert reason is None and deadline == t0 + 25
+    # late in the run, a phase before the quality clock gets only what the clock does not need
+    deadline, _ = gpu_check._phase_deadline("agreement", t0 + 200, t0, budget, False, all_phases)
+    assert deadline == t0 + budget - (gpu_check.QUALITY_CLOCK_S + 45)
+    # without the quality phase (--phases), nothing is reserved; out of budget, a phase says why it cannot start
+    deadline, _ = gpu_check._phase_deadline("agreement", t0 + 200, t0, budget, False, {"agreement"})
+    assert deadline == t0 + 200 + 45
+    _, reason = gpu_check._phase_deadline("inception", t0 + 440, t0, budget, False, all_phases)
+    assert reason and "global budget" in reason
+    with pytest.raises(SystemExit, match="unknown"):
+        gpu_check.plan("speed,warp")
+    assert {c.phase for c in gpu_check.plan("env,compile")} == {"env", "compile"}
