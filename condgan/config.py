@@ -14,10 +14,12 @@ from typing import Any, get_args, get_origin, get_type_hints
 
 import yaml
 
+from .errors import CondganError
+
 PRESET_DIR = Path(__file__).parent / "presets"
 
 
-class ConfigError(ValueError):
+class ConfigError(CondganError, ValueError):
     """A preset, config file or override is invalid; the message names the key or value at fault."""
 
 
@@ -30,6 +32,7 @@ class DataConfig:
     hflip: bool = False              # random horizontal flips of real images
     resident: str = "auto"           # auto | yes | no: hold the uint8 dataset on the accelerator
     num_workers: int = 4             # streaming loader only
+    max_resident_bytes: int = 8 << 30  # a class-folder source larger than this (decoded) streams from disk
     conditional: bool = True         # false: ignore the labels (one class), e.g. Stacked MNIST mode counting
 
 
@@ -56,8 +59,12 @@ class DiscriminatorConfig:
     ch: int = 96
     attn_res: int | None = 16
     spectral_norm: bool = True
-    head: str = "projection"         # projection | classifier (ACGAN) | embedding (ReACGAN's D2D-CE)
+    head: str = "projection"         # projection | projection_only (<embed(y), h> alone: R3GAN's code) |
+                                     # classifier (ACGAN) | embedding (ReACGAN's D2D-CE)
     embed_dim: int = 512             # embedding head: size of the projected features and class proxies
+    classifier_bias: bool = True     # classifier head: a bias on the class logits (false: StudioGAN's ACGAN)
+    block_form: str = "biggan-pytorch"  # biggan: what a D block's shortcut reads: biggan-pytorch (x) |
+                                     # studiogan (relu(x): StudioGAN's in-place ReLU)
     init: str = "ortho"
     widths: tuple[int, ...] = ()     # r3gan: channels per resolution, 4x4 first (D reads them in reverse)
     blocks: int = 2
@@ -357,15 +364,20 @@ def validate(cfg: Config) -> None:
     check(t.on_divergence in ("stop", "rollback"), "train.on_divergence", "must be stop or rollback.")
     check(0.0 < t.rollback_lr_factor <= 1.0, "train.rollback_lr_factor", "must lie in (0, 1].")
     check(cfg.data.resident in ("auto", "yes", "no"), "data.resident", "must be auto, yes or no.")
-    check(cfg.loss.adversarial in ("hinge", "nonsaturating", "rpgan"), "loss.adversarial",
-          "must be hinge, nonsaturating or rpgan.")
-    needs = {"none": None, "ce": "classifier", "d2dce": "embedding", "d2dce_noess": "embedding",
-             "proxy_nce": "embedding"}
-    check(cfg.loss.cond in needs, "loss.cond", f"must be one of {', '.join(needs)}.")
-    check(needs[cfg.loss.cond] in (None, cfg.D.head), "loss.cond",
-          f"needs D.head={needs[cfg.loss.cond]} (D.head is {cfg.D.head!r}).")
-    check(cfg.loss.cond != "none" or cfg.D.head == "projection" or not cfg.data.conditional, "D.head",
-          "a classifier or embedding head needs a conditioning loss: set loss.cond.")
+    check(cfg.data.split in ("train", "test"), "data.split", "must be train or test.")
+    check(cfg.data.max_resident_bytes >= 0, "data.max_resident_bytes", "must be non-negative (bytes).")
+    from .losses import ADVERSARIAL, CONDITIONING
+    check(cfg.loss.adversarial in ADVERSARIAL, "loss.adversarial", f"must be one of {', '.join(ADVERSARIAL)}.")
+    check(cfg.loss.cond == "none" or cfg.loss.cond in CONDITIONING, "loss.cond",
+          f"must be none or one of {', '.join(CONDITIONING)}.")
+    needed_head = CONDITIONING[cfg.loss.cond].head if cfg.loss.cond != "none" else None
+    check(needed_head in (None, cfg.D.head), "loss.cond", f"needs D.head={needed_head} (D.head is {cfg.D.head!r}).")
+    check(cfg.loss.cond != "none" or cfg.D.head in ("projection", "projection_only") or not cfg.data.conditional,
+          "D.head", "a classifier or embedding head needs a conditioning loss: set loss.cond.")
+    check(cfg.D.classifier_bias or cfg.D.head == "classifier", "D.classifier_bias",
+          f"only the classifier head has class logits (D.head is {cfg.D.head!r}).")
+    from .models.biggan import D_BLOCK_FORMS
+    check(cfg.D.block_form in D_BLOCK_FORMS, "D.block_form", f"must be one of {', '.join(D_BLOCK_FORMS)}.")
     check(0.0 < cfg.loss.temperature, "loss.temperature", "must be positive.")
     from .losses.conditional import D2DCE_FORMS
     check(cfg.loss.d2dce_form in D2DCE_FORMS, "loss.d2dce_form", f"must be one of {', '.join(D2DCE_FORMS)}.")
@@ -393,8 +405,6 @@ def _get(cfg: Config, key: str) -> Any:
 
 
 def save_config(cfg: Config, path: Path) -> None:
-    """Written to a temporary file and renamed: `--resume` reads it back, so it must never be half-written."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-    tmp.replace(path)
+    """Written atomically: `--resume` reads it back, so it must never be half-written."""
+    from .io import atomic_write
+    atomic_write(path, lambda f: f.write(yaml.safe_dump(cfg.to_dict(), sort_keys=False)), text=True)

@@ -8,13 +8,19 @@ from . import biggan
 ARCHS = ("biggan", "r3gan")
 
 
+def _head_options(d) -> dict:
+    """Options of the chosen head's class alone: the config keys that belong to that head."""
+    return {"bias": d.classifier_bias} if d.head == "classifier" else {}
+
+
 def _biggan(cfg, num_classes: int, resolution: int, channels: int) -> tuple[nn.Module, nn.Module]:
     g, d = cfg.G, cfg.D
     G = biggan.Generator(resolution, channels, num_classes, ch=g.ch, z_dim=g.z_dim, shared_dim=g.shared_dim,
                          hier=g.hier, attn_res=g.attn_res, spectral_norm=g.spectral_norm, bn_eps=g.bn_eps,
                          init=g.init)
     D = biggan.Discriminator(resolution, channels, num_classes, ch=d.ch, attn_res=d.attn_res,
-                             spectral_norm=d.spectral_norm, head=d.head, init=d.init, embed_dim=d.embed_dim)
+                             spectral_norm=d.spectral_norm, head=d.head, init=d.init, embed_dim=d.embed_dim,
+                             block_form=d.block_form, head_options=_head_options(d))
     return G, D
 
 
@@ -24,7 +30,8 @@ def _r3gan(cfg, num_classes: int, resolution: int, channels: int) -> tuple[nn.Mo
     G = r3gan.Generator(resolution, channels, num_classes, z_dim=g.z_dim, widths=tuple(g.widths),
                         blocks=g.blocks, group_size=g.group_size, expansion=g.expansion, embed_dim=g.shared_dim)
     D = r3gan.Discriminator(resolution, channels, num_classes, widths=tuple(d.widths), blocks=d.blocks,
-                            group_size=d.group_size, expansion=d.expansion, head=d.head, embed_dim=d.embed_dim)
+                            group_size=d.group_size, expansion=d.expansion, head=d.head, embed_dim=d.embed_dim,
+                            head_options=_head_options(d))
     return G, D
 
 

@@ -19,10 +19,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..config import Config, save_config
-from ..data import LabelledImages, load_images, make_loader
-from ..data.labels import without_labels
-from ..data.resize import with_resolution
+from ..config import Config, ConfigError, save_config
+from ..data import DataError, LabelledImages, from_config, make_loader
+from ..errors import CondganError
+from ..losses import ADVERSARIAL
 from ..models import build_networks
 from ..sample import ConditionalSampler, save_png
 from .checkpoint import checkpoint_name, list_checkpoints, load_checkpoint, prune_checkpoints, save_checkpoint
@@ -36,25 +36,33 @@ from .objective import Objective
 from .schedules import hyperparameters
 
 
-class RunExistsError(FileExistsError):
-    pass
+class RunExistsError(CondganError, FileExistsError):
+    """The run folder exists and neither --resume nor --force was given (or --force would delete a non-run)."""
 
 
-def pick_device(name: str) -> torch.device:
+def pick_device(name: str, key: str = "train.device") -> torch.device:
+    """'auto' (CUDA when visible, else CPU), 'cpu', 'cuda' or 'cuda:N'; `key` names the option in errors."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(name)
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"{key}={name} is not a device; use auto, cpu, cuda or cuda:N.") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"train.device={name} but no CUDA device is visible; use train.device=cpu.")
+        raise ConfigError(f"{key}={name} but no CUDA device is visible; use {key}=cpu.")
     return dev
 
 
 @dataclasses.dataclass
 class Trainer:
-    """Everything one training step reads or updates."""
+    """Everything one training step reads or updates. `G`/`D` are the plain networks (weights, EMA,
+    checkpoints); `G_train`/`D_train` the same networks as trained (DDP-wrapped, compiled), built in one
+    place (`build`) and used for every training forward."""
     cfg: Config
     G: nn.Module
     D: nn.Module
+    G_train: nn.Module
+    D_train: nn.Module
     G_ema: nn.Module
     g_opt: torch.optim.Optimizer
     d_opt: torch.optim.Optimizer
@@ -93,16 +101,16 @@ class Trainer:
         d_opt = torch.optim.Adam(D.parameters(), lr=o.d_lr, betas=o.d_betas, eps=o.eps,
                                  weight_decay=o.weight_decay, fused=fused or None)
         latent_rng = torch.Generator(device).manual_seed(cfg.train.seed + 1)
-        objective = Objective(cfg, G, D, device, G_train, D_train, rank=dist.rank)
-        return cls(cfg, G, D, G_ema, g_opt, d_opt, objective, EMA(cfg.train.ema_decay, cfg.train.ema_start),
-                   latent_rng, device, num_classes, dist)
+        objective = Objective(cfg, G, D, G_train, D_train, device, rank=dist.rank)
+        return cls(cfg, G, D, G_train, D_train, G_ema, g_opt, d_opt, objective,
+                   EMA(cfg.train.ema_decay, cfg.train.ema_start), latent_rng, device, num_classes, dist)
 
     @property
     def fakes_take_real_labels(self) -> bool:
         """loss.fake_labels: each fake is drawn with the class of the real image it is paired with (R3GAN's
         code; the default under the relativistic loss) instead of a uniform class."""
         source = self.cfg.loss.fake_labels
-        return source == "real" or (source == "auto" and self.cfg.loss.adversarial == "rpgan")
+        return source == "real" or (source == "auto" and ADVERSARIAL[self.cfg.loss.adversarial].pairs_labels)
 
     def latents(self, n: int, real_labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Training latents for a global batch of n: z ~ N(0, I) and uniform class labels from the trainer's
@@ -132,19 +140,18 @@ class Trainer:
         self.objective.load_state_dict(state["objective"])
         self.lr_scale = float(state["lr_scale"])
 
-    def set_hyperparameters(self) -> None:
-        """Learning rates, Adam beta2, R1/R2 gamma, EMA decay and augmentation probability for this step:
-        constant unless a burn-in schedule moves them (plain Python floats: no device work)."""
+    def set_hyperparameters(self) -> dict[str, float]:
+        """This step's learning rates, Adam beta2 and EMA decay go into the optimisers and the EMA; all of
+        this step's values (R1/R2 gamma and augmentation p for the objective) are returned. Constant unless a
+        burn-in schedule moves them (plain Python floats: no device work)."""
         kimg = self.step * self.cfg.train.batch_size * self.cfg.train.d_steps / 1000.0
         hp = hyperparameters(self.cfg, kimg)
         for opt, side in ((self.g_opt, "g"), (self.d_opt, "d")):
             for group in opt.param_groups:
                 group["lr"] = hp[f"{side}_lr"] * self.lr_scale
                 group["betas"] = (group["betas"][0], hp[f"{side}_beta2"])
-        self.objective.r1_gamma, self.objective.r2_gamma = hp["r1_gamma"], hp["r2_gamma"]
-        if self.cfg.schedule.aug_p_start is not None and self.objective.ada is None:
-            self.objective.aug_p.fill_(hp["aug_p"])
         self.ema.decay = hp["ema_decay"]
+        return hp
 
 
 def compile_networks(cfg: Config, G: nn.Module, D: nn.Module) -> tuple[nn.Module, nn.Module]:
@@ -166,18 +173,18 @@ def train_step(t: Trainer, loader) -> dict[str, torch.Tensor]:
     """One G update and the `d_steps` D updates before it. Returns detached device tensors (no host sync)."""
     cfg = t.cfg.train
     stats: dict[str, torch.Tensor] = {}
-    t.set_hyperparameters()
+    hp = t.set_hyperparameters()
     # the conditioning-gradient probe costs a partial backward: measure it only on steps that get logged
-    t.objective.probe_gradients = (t.step + 1) % cfg.log_every == 0 or t.step + 1 == cfg.steps
+    probe = (t.step + 1) % cfg.log_every == 0 or t.step + 1 == cfg.steps
     t.G.train()
     t.D.requires_grad_(True)
     for _ in range(cfg.d_steps):
         x_real, y_real = loader.next()
         z, y_fake = t.latents(cfg.batch_size, y_real)
         with torch.no_grad(), t.autocast():
-            x_fake = t.G(z, y_fake)
+            x_fake = t.G_train(z, y_fake)
         with t.autocast():
-            loss, stats = t.objective.d_loss(x_real, y_real, x_fake, y_fake)
+            loss, stats = t.objective.d_loss(x_real, y_real, x_fake, y_fake, hp, probe)
         t.d_opt.zero_grad(set_to_none=True)
         loss.backward()
         t.d_opt.step()
@@ -186,7 +193,7 @@ def train_step(t: Trainer, loader) -> dict[str, torch.Tensor]:
     real = loader.next() if t.objective.g_needs_real or t.fakes_take_real_labels else (None, None)
     z, y_fake = t.latents(cfg.batch_size, real[1])
     with t.autocast():
-        loss, g_stats = t.objective.g_loss(z, y_fake, *real)
+        loss, g_stats = t.objective.g_loss(z, y_fake, hp, *real)
     t.g_opt.zero_grad(set_to_none=True)
     loss.backward()
     t.g_opt.step()
@@ -245,8 +252,8 @@ def data_meta(data: LabelledImages) -> dict[str, Any]:
 def check_data_matches(meta: dict[str, Any], data: LabelledImages, ckpt: Path) -> None:
     for key in ("num_classes", "resolution", "channels"):
         if meta[key] != data_meta(data)[key]:
-            raise ValueError(f"Checkpoint '{ckpt}' was trained with {key}={meta[key]}, but the data "
-                             f"'{data.source}' has {key}={data_meta(data)[key]}. Resume with the same data.")
+            raise DataError(f"Checkpoint '{ckpt}' was trained with {key}={meta[key]}, but the data "
+                            f"'{data.source}' has {key}={data_meta(data)[key]}. Resume with the same data.")
 
 
 def write_grid(t: Trainer, meta: dict[str, Any], run_dir: Path, logger: RunLogger | None = None) -> Path:
@@ -370,15 +377,12 @@ def _train(cfg: Config, run_dir: Path, resume: bool, force: bool, progress: bool
                       "CPU without native bf16 units (measured); pass train.precision=fp32 unless yours has them.",
                       stacklevel=2)
     if cfg.train.batch_size % dist.world_size:
-        raise ValueError(f"train.batch_size={cfg.train.batch_size} must divide evenly among {dist.world_size} "
-                         "processes (it is the global batch).")
+        raise ConfigError(f"train.batch_size={cfg.train.batch_size} must divide evenly among {dist.world_size} "
+                          "processes (it is the global batch).")
     random.seed(cfg.train.seed)
     np.random.seed(cfg.train.seed)
 
-    data = load_images(cfg.data.source, split=cfg.data.split, num_classes=cfg.data.num_classes)
-    data = with_resolution(data, cfg.data.resolution)
-    if not cfg.data.conditional:
-        data = without_labels(data)
+    data = from_config(cfg.data)
     meta = data_meta(data)
     loader = make_loader(data, cfg.train.batch_size, device, hflip=cfg.data.hflip, seed=cfg.train.seed,
                          resident=cfg.data.resident, num_workers=cfg.data.num_workers, rank=dist.rank,
