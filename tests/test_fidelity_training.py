@@ -75,7 +75,7 @@ def test_r1_r2_are_taken_through_the_augmentation(tiny_overrides, policy):
     with torch.no_grad():
         x_fake = t.G(z, y_fake)
     rng_state = t.objective.aug_rng.get_state()
-    _, stats = t.objective.d_loss(x_real, y_real, x_fake, y_fake)
+    _, stats = t.objective.d_loss(x_real, y_real, x_fake, y_fake, t.set_hyperparameters())
 
     def penalties(through_augmentation: bool) -> tuple[float, float]:
         t.objective.aug_rng.set_state(rng_state)  # the same augmentation draws as d_loss made

@@ -9,10 +9,8 @@ import torch
 
 import condgan
 from condgan.config import ConfigError, load_config, list_presets
-from condgan.data import load_images, make_loader
-from condgan.data.resize import with_resolution
 from condgan.training import load_checkpoint
-from condgan.training.loop import Trainer, train_step
+from condgan.training.loop import train_step
 from condgan.training.schedules import cosine_burn_in, ema_decay_from_halflife, hyperparameters
 
 METHODS = {
@@ -27,16 +25,9 @@ METHODS = {
 }
 
 
-def _trainer(tiny_overrides, extra):
-    cfg = load_config("digits", {**tiny_overrides, **extra})
-    data = with_resolution(load_images("digits"), 16)
-    loader = make_loader(data, cfg.train.batch_size, torch.device("cpu"), seed=0)
-    return Trainer.build(cfg, data.num_classes, 16, data.channels, torch.device("cpu")), loader
-
-
 @pytest.mark.parametrize("method", sorted(METHODS))
-def test_every_method_trains_with_finite_losses(method, tiny_overrides):
-    t, loader = _trainer(tiny_overrides, METHODS[method])
+def test_every_method_trains_with_finite_losses(method, tiny_trainer):
+    t, loader = tiny_trainer(METHODS[method])
     before = [p.detach().clone() for p in t.D.parameters()]
     for _ in range(2):
         stats = train_step(t, loader)
@@ -49,18 +40,18 @@ def test_every_method_trains_with_finite_losses(method, tiny_overrides):
         assert stats["D/r1"] > 0 and stats["D/r2"] > 0
 
 
-def test_classifier_head_learns_the_labels_the_projection_head_does_not_need(tiny_overrides):
+def test_classifier_head_learns_the_labels_the_projection_head_does_not_need(tiny_trainer):
     """ACGAN's conditioning lives only in its classification loss: with cond_lambda = 0 the class logits get
     no gradient at all, with cond_lambda > 0 they do."""
     for lam, moves in ((0.0, False), (1.0, True)):
-        t, loader = _trainer(tiny_overrides, {**METHODS["acgan"], "loss.cond_lambda": lam})
+        t, loader = tiny_trainer({**METHODS["acgan"], "loss.cond_lambda": lam})
         w = t.D.head.classifier.parametrizations.weight.original.detach().clone()
         train_step(t, loader)
         assert (not torch.equal(w, t.D.head.classifier.parametrizations.weight.original)) == moves
 
 
-def test_ada_probability_rises_when_d_is_confident_on_reals(tiny_overrides):
-    t, loader = _trainer(tiny_overrides, METHODS["reacgan-diffaug-ada-cr"])
+def test_ada_probability_rises_when_d_is_confident_on_reals(tiny_trainer):
+    t, loader = tiny_trainer(METHODS["reacgan-diffaug-ada-cr"])
     t.D.head.linear.bias.data.fill_(50.0)  # every real logit positive: D "overfits" -> p must grow
     t.cfg.optim.d_lr = 0.0  # keep D that way
     t.cfg.optim.g_lr = 0.0
@@ -112,8 +103,8 @@ def test_r3gan_schedule_reaches_the_papers_values():
     assert 5e-5 < middle["g_lr"] < 2e-4
 
 
-def test_scheduled_values_reach_the_optimisers(tiny_overrides):
-    t, loader = _trainer(tiny_overrides, {"schedule.burn_in_kimg": 1.0, "schedule.lr_start": 1e-2,
+def test_scheduled_values_reach_the_optimisers(tiny_trainer):
+    t, loader = tiny_trainer({"schedule.burn_in_kimg": 1.0, "schedule.lr_start": 1e-2,
                                           "schedule.beta2_start": 0.9})
     train_step(t, loader)  # step 0 uses the start values
     assert t.g_opt.param_groups[0]["lr"] == pytest.approx(1e-2)
@@ -144,14 +135,18 @@ def test_bad_augment_policy_is_named(tiny_overrides):
 def test_classifier_presets_carry_the_papers_settings(preset):
     cfg = load_config(preset)
     expected = {"cifar10-acgan": ("ce", None, None), "cifar10-reacgan": ("d2dce", 0.5, 0.98),
-                "cifar10-reacgan-diffaug": ("d2dce", 0.5, 0.98), "tiny-imagenet-reacgan": ("d2dce", 0.75, 1.0),
+                "cifar10-reacgan-diffaug": ("d2dce", 0.5, 0.98), "cifar10-reacgan-ada": ("d2dce", 0.5, 0.98),
+                "tiny-imagenet-reacgan": ("d2dce", 0.75, 1.0),
                 "cub200-reacgan": ("d2dce", 0.25, 0.95), "imagenet128-reacgan": ("d2dce", 0.5, 0.98)}[preset]
+    embed_dims = {"cifar10-reacgan": 512, "cifar10-reacgan-diffaug": 512, "cifar10-reacgan-ada": 512,
+                  "tiny-imagenet-reacgan": 768, "cub200-reacgan": 1024, "imagenet128-reacgan": 2048}  # StudioGAN
     assert cfg.loss.cond == expected[0]
     if expected[1] is not None:
         assert (cfg.loss.temperature, cfg.loss.m_p) == expected[1:]
-        assert cfg.D.head == "embedding" and not math.isnan(cfg.D.embed_dim)
+        assert cfg.D.head == "embedding" and cfg.D.embed_dim == embed_dims[preset]
 
 
+@pytest.mark.slow
 def test_cifar10_r3gan_preset_trains_on_cpu(tmp_path, capsys):
     """The full-width preset (20.8M + 21.3M parameters) for two tiny-batch steps through the CLI. fp32: bf16
     autocast on a CPU without native bf16 units took 12 minutes here; the bf16 path has its own tiny test."""
@@ -172,8 +167,8 @@ def test_cifar10_r3gan_preset_trains_on_cpu(tmp_path, capsys):
     assert state["config"]["G"]["arch"] == "r3gan" and state["data"]["num_classes"] == 10
 
 
-def test_bf16_autocast_trains_r3gan_with_penalties(tiny_overrides):
-    t, loader = _trainer(tiny_overrides, {"G.arch": "r3gan", "D.arch": "r3gan", "G.widths": [16, 16, 16],
+def test_bf16_autocast_trains_r3gan_with_penalties(tiny_trainer):
+    t, loader = tiny_trainer({"G.arch": "r3gan", "D.arch": "r3gan", "G.widths": [16, 16, 16],
                                           "D.widths": [16, 16, 16], "G.z_dim": 8, "G.shared_dim": 8,
                                           "loss.adversarial": "rpgan", "loss.r1_gamma": 0.1,
                                           "loss.r2_gamma": 0.1, "train.precision": "bf16"})

@@ -35,7 +35,7 @@ def test_plain_turns_every_option_off(tiny_overrides):
     convs = [m.weight for m in t.D.modules() if isinstance(m, torch.nn.Conv2d) and m.in_channels > 1
              and m.weight.shape[-1] > 1]  # (those are ambiguous: both layouts at once)
     assert not any(w.is_contiguous(memory_format=torch.channels_last) for w in convs)
-    assert t.objective.G_train is t.G and t.objective.D_train is t.D  # not compiled
+    assert t.G_train is t.G and t.D_train is t.D  # not compiled
     with t.autocast():
         assert not torch.is_autocast_enabled("cpu")
 
@@ -43,8 +43,8 @@ def test_plain_turns_every_option_off(tiny_overrides):
 def test_compiled_networks_train(tiny_overrides):
     """torch.compile's graph capture (the 'eager' backend: no code generation, so it runs in a test)."""
     t, loader = _trainer(tiny_overrides, **{"train.compile": "eager", "loss.r1_gamma": 0.1})
-    assert t.objective.G_train is not t.G          # G compiled
-    assert t.objective.D_train is t.D              # D eager: R1 needs a double backward
+    assert t.G_train is not t.G                    # G compiled
+    assert t.D_train is t.D                        # D eager: R1 needs a double backward
     stats = train_step(t, loader)
     assert all(torch.isfinite(v) for v in stats.values()) and stats["D/r1"] > 0
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .relativistic import rpgan_d, rpgan_g
-
 
 def hinge_d(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     """Geometric-GAN / BigGAN hinge: mean relu(1 - D(x)) + mean relu(1 + D(G(z)))."""
@@ -27,9 +25,3 @@ def nonsaturating_d(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
 def nonsaturating_g(fake: torch.Tensor, real: torch.Tensor | None = None) -> torch.Tensor:
     return F.softplus(-fake).mean()
 
-
-ADVERSARIAL = {
-    "hinge": (hinge_d, hinge_g),
-    "nonsaturating": (nonsaturating_d, nonsaturating_g),
-    "rpgan": (rpgan_d, rpgan_g),
-}
