@@ -64,14 +64,14 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from .metrics.evaluate import (METRICS, cached_real_features, compute_metrics, extract, feature_network,
+    from .metrics import registry
+    from .metrics.evaluate import (cached_real_features, compute_metrics, extract, feature_network,
                                    generator_batches, read_image_set)
     from .metrics.weights import cache_dir
     from .training.loop import pick_device
-    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
-    unknown = [m for m in metrics if m not in METRICS]
-    if unknown:
-        raise UsageError(f"--metrics: unknown {', '.join(unknown)}; available: {', '.join(METRICS)}")
+    metrics = registry.parse(args.metrics, "--metrics")
+    keep_images = registry.needs_any(metrics, "images")
+    conditional = None  # known for a run: its data.conditional
     device = pick_device(args.device, "--device")
     if args.modes:
         return _modes(args, device)
@@ -86,7 +86,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         real = cached_real_features(net, real_images, real_labels, device, cache, args.batch_size)
         from .metrics.evaluate import array_batches
         fake = extract(net, array_batches(fake_images, fake_labels, args.batch_size), device,
-                       keep_images="msssim" in metrics)
+                       keep_images=keep_images)
         result.update(fake=args.fake)
     else:
         from . import load
@@ -94,6 +94,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         from .io import read_checkpoint, resolve_checkpoint
         ckpt = resolve_checkpoint(Path(args.checkpoint))
         cfg = config_from_dict(read_checkpoint(ckpt)["config"])
+        conditional = cfg.data.conditional
         sampler = load(ckpt, device=device)
         # the real images as the run saw them: its split, resolution, and one class when unconditional
         real_images, real_labels, real_name = read_image_set(args.real or cfg.data.source, cfg.data)
@@ -103,10 +104,10 @@ def _evaluate(args: argparse.Namespace) -> int:
         if args.truncation_sweep:
             return _truncation_sweep(args, sampler, net, real, ckpt)
         fake = extract(net, generator_batches(sampler, args.num_samples, args.truncation, args.seed, args.batch_size),
-                       device, keep_images="msssim" in metrics)
+                       device, keep_images=keep_images)
         result.update(checkpoint=str(ckpt), step=sampler.step, truncation=args.truncation)
     result.update(real=real_name, feature_network=desc)
-    result.update(compute_metrics(real, fake, metrics, fid_mode=args.fid_mode))
+    result.update(compute_metrics(real, fake, metrics, fid_mode=args.fid_mode, conditional=conditional))
     for k, v in result.items():
         if not isinstance(v, dict):
             print(f"{k:>16}: {v}")
@@ -227,6 +228,7 @@ def _presets(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .metrics.registry import METRICS
     p = argparse.ArgumentParser(prog="condgan", description="Train, sample and evaluate class-conditional GANs.")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -261,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("evaluate", help="metrics of a run (or of two image sets)")
     e.add_argument("checkpoint", nargs="?", help="run folder or checkpoint (omit with --real/--fake)")
-    e.add_argument("--metrics", default="fid,is,kid,prdc", help=f"comma-separated: {', '.join(('fid', 'is', 'kid', 'prdc', 'intra_fid', 'accuracy', 'msssim'))}")
+    e.add_argument("--metrics", default="fid,is,kid,prdc", help=f"comma-separated: {', '.join(METRICS)}")
     e.add_argument("--num-samples", type=int, default=50000)
     e.add_argument("--truncation", type=float, default=None)
     e.add_argument("--evaluator", default="inception",

@@ -393,6 +393,9 @@ def validate(cfg: Config) -> None:
     check(cfg.schedule.burn_in_kimg >= 0, "schedule.burn_in_kimg", "must be non-negative.")
     check(cfg.G.z_dim > 0, "G.z_dim", "must be positive.")
     check(t.eval_every >= 0, "train.eval_every", "must be 0 (off) or positive.")
+    from .metrics.registry import config_problem   # metric names, keys and needs: the metric registry
+    bad_metric = config_problem(t.eval_metrics, t.best_metric, cfg.data.conditional, t.eval_every > 0)
+    check(bad_metric is None, *(bad_metric or ("", "")))
     for k in ("train.log_every", "train.grid_every", "train.ckpt_every"):
         check(_get(cfg, k) > 0, k, "must be positive.")
 

@@ -18,9 +18,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .io import atomic_write  # noqa: E402
+from .metrics import registry  # noqa: E402
 
 DPI = 110
-LOWER_IS_BETTER = ("fid", "kid", "intra_fid")  # metric names (after "metric/") where smaller is better
 STYLE = {"font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "legend.fontsize": 9,
          "xtick.labelsize": 9, "ytick.labelsize": 9, "axes.grid": True, "grid.alpha": 0.3}
 
@@ -28,9 +28,8 @@ Row = dict[str, Any]
 
 
 def lower_is_better(name: str) -> bool:
-    """True for FID-like metrics; `name` may carry the "metric/" prefix."""
-    name = name.removeprefix("metric/")
-    return name in LOWER_IS_BETTER or name.endswith(("/fid", "_fid"))
+    """What the metric registry declares for this key (or metric name); `name` may carry the "metric/" prefix."""
+    return registry.lower_is_better(name)
 
 
 def _is_number(v: Any) -> bool:
@@ -114,8 +113,10 @@ def plot_losses(rows: Sequence[Row], path: Path | str) -> Path | None:
 
 
 def metric_keys(rows: Iterable[Row]) -> list[str]:
-    """The `metric/*` keys that have at least one finite value, FID first."""
-    keys = {k for r in rows for k, v in r.items() if k.startswith("metric/") and _is_number(v)}
+    """The `metric/*` scores (keys the registry says are better lower or higher; not spreads or sample counts)
+    that have at least one finite value, lower-is-better first."""
+    keys = {k for r in rows for k, v in r.items() if k.startswith("metric/") and _is_number(v)
+            and registry.direction(k) is not None}
     return sorted(keys, key=lambda k: (not lower_is_better(k), k))
 
 

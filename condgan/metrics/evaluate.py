@@ -14,10 +14,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import UsageError
 from ..io import atomic_write
+from . import registry
 
-METRICS = ("fid", "is", "kid", "prdc", "intra_fid", "accuracy", "msssim")
+METRICS = registry.METRICS  # the metric registry (names -> how, keys, directions, needs)
 
 
 @dataclass
@@ -142,51 +142,25 @@ def read_image_set(source: str, data_cfg=None) -> tuple[np.ndarray, np.ndarray |
 
 
 def compute_metrics(real: Features, fake: Features, metrics: Iterable[str], *, fid_mode: str = "torch-fidelity",
-                    log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
-    """The requested metrics from features; keys as in `condgan evaluate --json`."""
-    from .accuracy import accuracy
-    from .fid import fid_from_features
-    from .inception_score import inception_score
-    from .intra_fid import intra_class_fid
-    from .kid import kid_from_features
-    from .msssim import class_msssim
-    from .prdc import prdc
+                    conditional: bool | None = None, log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
+    """The requested metrics from features (how each is computed, and what it needs, is `registry.METRICS`);
+    keys as in `condgan evaluate --json`. `conditional=False` (an unconditional model) refuses the metrics that
+    need classes; None: not known (two image sets)."""
+    names = registry.parse(metrics)
+    have = {n for n, ok in (("logits", fake.logits is not None), ("images", fake.images is not None),
+                            ("labels", real.labels is not None and fake.labels is not None),
+                            ("conditional", conditional is not False)) if ok}
+    for m in names:
+        registry.check_needs(m, have)
+    opts = registry.Options(fid_mode=fid_mode)
     out: dict[str, Any] = {"num_real": len(real.pool), "num_fake": len(fake.pool)}
-    for m in metrics:
+    for m in names:
         log(f"computing {m}")
-        if m == "fid":
-            out["fid"] = fid_from_features(real.pool, fake.pool, mode=fid_mode)
-        elif m == "is":
-            if fake.logits is None:
-                raise UsageError("The Inception Score needs classifier logits; this feature network has none "
-                                 "(the fid-helper TorchScript file gives features only).")
-            out["is_mean"], out["is_std"] = inception_score(fake.logits)
-        elif m == "kid":
-            size = min(1000, len(real.pool), len(fake.pool))
-            out["kid_mean"], out["kid_std"] = kid_from_features(real.pool, fake.pool, subset_size=size)
-        elif m == "prdc":
-            out.update(prdc(real.pool, fake.pool))
-        elif m == "intra_fid":
-            if real.labels is None or fake.labels is None:
-                raise UsageError("Intra-class FID needs labels for both real and generated images.")
-            r = intra_class_fid(real.pool, real.labels, fake.pool, fake.labels, mode=fid_mode)
-            out["intra_fid_mean"] = r["mean"]
-            out["intra_fid"] = {str(k): v for k, v in r["per_class"].items()}
-        elif m == "accuracy":
-            if fake.logits is None or fake.labels is None:
-                raise UsageError("Classifier accuracy needs a feature network with a classifier and labelled samples.")
-            out["accuracy_top1"], out["accuracy_top5"] = accuracy(fake.logits, fake.labels)
-        elif m == "msssim":
-            if fake.images is None or fake.labels is None:
-                raise UsageError("MS-SSIM needs the generated images and their labels.")
-            images = torch.from_numpy(fake.images).permute(0, 3, 1, 2)
-            side = min(images.shape[-2:])
-            win = 11 if side >= 11 else (side // 2) * 2 - 1  # tiny images: the largest odd window that fits
-            r = class_msssim(images, fake.labels, win_size=win)
-            out["msssim_mean"] = r["mean"]
-            out["msssim_window"] = win
-        else:
-            raise UsageError(f"Unknown metric '{m}'; available: {', '.join(METRICS)}.")
+        values = registry.METRICS[m].compute(real, fake, opts)
+        undeclared = set(values) - set(registry.METRICS[m].keys)
+        if undeclared:
+            raise RuntimeError(f"metric '{m}' wrote {sorted(undeclared)}, which its registry entry does not declare")
+        out.update(values)
     return out
 
 
