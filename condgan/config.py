@@ -145,7 +145,7 @@ class TrainConfig:
     eval_samples: int = 10_000
     evaluator: str = "inception"     # inception, or a domain evaluator file (`condgan evaluator train`)
     inception_weights: str | None = None
-    best_metric: str = "fid"         # kept as checkpoints/best.pt (lower is better for fid/kid/intra-FID)
+    best_metric: str = "fid"         # best.pt: a metric of eval_metrics (kid) or a key (recall); metrics/registry.py
     on_divergence: str = "stop"      # stop | rollback: what a NaN/Inf loss or weight does
     rollback_lr_factor: float = 0.5  # rollback: learning rates are multiplied by this
     max_rollbacks: int = 3
