@@ -271,7 +271,9 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
     return value
 
 
-def _apply(cfg: Config, flat: dict[str, Any], origin: str) -> None:
+def _apply(cfg: Config, flat: dict[str, Any], origin: str) -> set[str]:
+    """Set every key of `flat` on `cfg`; returns the dotted keys set."""
+    done = set()
     for raw_key, value in flat.items():
         try:
             key = resolve_key(raw_key)
@@ -281,6 +283,8 @@ def _apply(cfg: Config, flat: dict[str, Any], origin: str) -> None:
         target = cfg if len(parts) == 1 else getattr(cfg, parts[0])
         hints = get_type_hints(type(target))
         setattr(target, parts[-1], _coerce(value, hints[parts[-1]], key))
+        done.add(key)
+    return done
 
 
 def _flatten(tree: dict[str, Any], origin: str) -> dict[str, Any]:
@@ -337,8 +341,10 @@ def load_config(preset: str | None = "digits", overrides: list[str] | dict[str, 
                     raise ConfigError(f"Override '{item}' must look like key=value (e.g. train.steps=1000).")
                 k, v = item.split("=", 1)
                 flat[k.strip()] = yaml.safe_load(v) if v.strip() else ""
-        _apply(cfg, flat, "override")
-    validate(cfg)
+        overridden = _apply(cfg, flat, "override")
+    else:
+        overridden = set()
+    validate(cfg, overridden)
     return cfg
 
 
@@ -349,7 +355,8 @@ def config_from_dict(tree: dict[str, Any]) -> Config:
     return cfg
 
 
-def validate(cfg: Config) -> None:
+def validate(cfg: Config, explicit: set[str] | frozenset[str] = frozenset()) -> None:
+    """Check every value; `explicit`: keys the user set (overrides), each of which the chosen parts must read."""
     def check(ok: bool, key: str, msg: str) -> None:
         if not ok:
             raise ConfigError(f"Config key '{key}' = {_get(cfg, key)!r}: {msg}")
@@ -372,10 +379,14 @@ def validate(cfg: Config) -> None:
           f"must be none or one of {', '.join(CONDITIONING)}.")
     needed_head = CONDITIONING[cfg.loss.cond].head if cfg.loss.cond != "none" else None
     check(needed_head in (None, cfg.D.head), "loss.cond", f"needs D.head={needed_head} (D.head is {cfg.D.head!r}).")
-    check(cfg.loss.cond != "none" or cfg.D.head in ("projection", "projection_only") or not cfg.data.conditional,
-          "D.head", "a classifier or embedding head needs a conditioning loss: set loss.cond.")
-    check(cfg.D.classifier_bias or cfg.D.head == "classifier", "D.classifier_bias",
-          f"only the classifier head has class logits (D.head is {cfg.D.head!r}).")
+    from .models import BACKBONES, HEADS
+    for side in ("G", "D"):
+        check(_get(cfg, f"{side}.arch") in BACKBONES, f"{side}.arch", f"must be one of {', '.join(BACKBONES)}.")
+    check(cfg.G.arch == cfg.D.arch, "D.arch", f"differs from G.arch={cfg.G.arch!r}: use the same backbone for both.")
+    check(cfg.D.head in HEADS, "D.head", f"must be one of {', '.join(HEADS)}.")
+    check(cfg.loss.cond != "none" or HEADS[cfg.D.head].reads_label or not cfg.data.conditional, "D.head",
+          "a classifier or embedding head needs a conditioning loss: set loss.cond.")
+    _check_parts_read(cfg, explicit)
     from .models.biggan import D_BLOCK_FORMS
     check(cfg.D.block_form in D_BLOCK_FORMS, "D.block_form", f"must be one of {', '.join(D_BLOCK_FORMS)}.")
     check(0.0 < cfg.loss.temperature, "loss.temperature", "must be positive.")
@@ -398,6 +409,21 @@ def validate(cfg: Config) -> None:
     check(bad_metric is None, *(bad_metric or ("", "")))
     for k in ("train.log_every", "train.grid_every", "train.ckpt_every"):
         check(_get(cfg, k) > 0, k, "must be positive.")
+
+
+def _check_parts_read(cfg: Config, explicit: set[str] | frozenset[str]) -> None:
+    """A G.*/D.* key the user set must be read by the chosen backbone or head: `G.ch=256` on an R3GAN
+    preset would otherwise do nothing. The error names the parts that read it."""
+    from .models import BACKBONES, HEADS
+    backbone, head = BACKBONES[cfg.G.arch], HEADS[cfg.D.head]
+    read = ({f"G.{k}" for k in backbone.g_keys} | {f"D.{k}" for k in backbone.d_keys | set(head.options)}
+            | {"G.arch", "D.arch"})
+    for key in sorted(k for k in explicit if k.split(".")[0] in ("G", "D") and k not in read):
+        side, leaf = key.split(".")
+        readers = [f"the {name} backbone" for name, b in BACKBONES.items() if leaf in (b.g_keys if side == "G" else b.d_keys)]
+        readers += [f"the {name} head" for name, h in HEADS.items() if side == "D" and leaf in h.options]
+        raise ConfigError(f"Config key '{key}' = {_get(cfg, key)!r} is not read by G.arch={cfg.G.arch!r} / "
+                          f"D.head={cfg.D.head!r}; it is read by {' and '.join(readers) or 'no part'}.")
 
 
 def _get(cfg: Config, key: str) -> Any:

@@ -143,3 +143,42 @@ def test_an_existing_run_stops_every_process(tmp_path, tiny_npz):
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode != 0 and proc.stderr.count("already exists") >= 2  # both processes said why
     assert (run / "config.yaml").read_text() == "x: 1\n"
+
+
+
+@pytest.mark.slow  # torchrun launch
+def test_a_non_finite_value_seen_by_one_process_stops_every_process(tmp_path, tiny_npz):
+    """Only process 1 sees a NaN weight (injected after step 2); both must stop at the same check with the
+    divergence message instead of process 0 waiting forever in its next collective."""
+    script = tmp_path / "diverge.py"
+    script.write_text(
+        "import json, sys\n"
+        "import torch\n"
+        "import condgan\n"
+        "from condgan.config import load_config\n"
+        "from condgan.training import loop\n"
+        "step = loop.train_step\n"
+        "def poisoned(t, loader):\n"
+        "    stats = step(t, loader)\n"
+        "    if t.step == 2 and t.dist.rank == 1:\n"
+        "        with torch.no_grad():\n"
+        "            next(t.D.parameters()).fill_(float('nan'))\n"
+        "    return stats\n"
+        "loop.train_step = poisoned\n"
+        "overrides = json.loads(sys.argv[2])\n"
+        "try:\n"
+        "    condgan.train(load_config('digits', overrides), sys.argv[1], progress=False)\n"
+        "except condgan.training.guards.DivergenceError as e:\n"
+        "    print(f'rank {torch.distributed.get_rank() if torch.distributed.is_initialized() else -1} '\n"
+        "          f'stopped: {e}', flush=True)\n"
+        "    sys.exit(3)\n")
+    overrides = {**OVERRIDES, "data.source": str(tiny_npz), "train.steps": 6, "train.log_every": 2,
+                 "train.ckpt_every": 100, "train.grid_every": 100}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script),
+           str(tmp_path / "run"), json.dumps(overrides)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert out.count("stopped: Training diverged") == 2, out[-3000:]  # both processes, same message kind
+    assert "another process found non-finite values" in out and "non-finite" in out

@@ -139,8 +139,7 @@ class Discriminator(nn.Module):
 
     def __init__(self, resolution: int, channels: int, num_classes: int, ch: int = 96,
                  attn_res: int | None = 16, spectral_norm: bool = True, head: str = "projection",
-                 init: str = "ortho", embed_dim: int = 512, block_form: str = "biggan-pytorch",
-                 head_options: dict | None = None):
+                 init: str = "ortho", block_form: str = "biggan-pytorch", head_options: dict | None = None):
         super().__init__()
         _check_resolution(resolution)
         self.blocks = nn.ModuleList()
@@ -152,7 +151,7 @@ class Discriminator(nn.Module):
                 self.blocks.append(SelfAttention(mult * ch))
                 attn_done = True
             cin = mult * ch
-        self.head = make_head(head, cin, num_classes, embed_dim, **(head_options or {}))
+        self.head = make_head(head, cin, num_classes, **(head_options or {}))
         init_weights(self, init)
         if spectral_norm:
             apply_spectral_norm(self)

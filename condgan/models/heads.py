@@ -6,6 +6,9 @@ read (for probes). Other keys are for conditioning losses: `logits` (ACGAN's cla
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -13,7 +16,7 @@ from torch import nn
 class ProjectionHead(nn.Module):
     """Projection discriminator (Miyato & Koyama, 2018): adv = w·h + <embed(y), h>."""
 
-    def __init__(self, features: int, num_classes: int, embed_dim: int = 0):
+    def __init__(self, features: int, num_classes: int):
         super().__init__()
         self.linear = nn.Linear(features, 1)
         self.embed = nn.Embedding(num_classes, features)
@@ -27,7 +30,7 @@ class ProjectionOnlyHead(nn.Module):
     """The projection term alone, adv = <embed(y), h>: no unconditional w·h + b (R3GAN's official D,
     R3GAN/Networks.py). With one class the single embedding row is a bias-free linear readout."""
 
-    def __init__(self, features: int, num_classes: int, embed_dim: int = 0):
+    def __init__(self, features: int, num_classes: int):
         super().__init__()
         self.embed = nn.Embedding(num_classes, features)
 
@@ -40,7 +43,7 @@ class ClassifierHead(nn.Module):
     same features. The label is not an input: conditioning comes only from the classification loss.
     `bias=False` drops the class logits' bias, as StudioGAN's ACGAN (src/models/big_resnet.py) does."""
 
-    def __init__(self, features: int, num_classes: int, embed_dim: int = 0, bias: bool = True):
+    def __init__(self, features: int, num_classes: int, bias: bool = True):
         super().__init__()
         self.linear = nn.Linear(features, 1)
         self.classifier = nn.Linear(features, num_classes, bias=bias)
@@ -64,12 +67,31 @@ class EmbeddingHead(nn.Module):
                 "features": h}
 
 
-HEADS = {"projection": ProjectionHead, "projection_only": ProjectionOnlyHead, "classifier": ClassifierHead,
-         "embedding": EmbeddingHead}
+@dataclass(frozen=True)
+class Head:
+    """A head as the config sees it: its class, whether it reads the label itself (projection) or learns the
+    classes only through a conditioning loss, and the D.* keys it alone reads (with the class keyword each
+    feeds)."""
+    cls: type[nn.Module]
+    reads_label: bool
+    options: dict[str, str] = field(default_factory=dict)   # config key (D.<key>) -> class keyword
 
 
-def make_head(name: str, features: int, num_classes: int, embed_dim: int = 512, **options) -> nn.Module:
+HEADS: dict[str, Head] = {
+    "projection": Head(ProjectionHead, reads_label=True),
+    "projection_only": Head(ProjectionOnlyHead, reads_label=True),
+    "classifier": Head(ClassifierHead, reads_label=False, options={"classifier_bias": "bias"}),
+    "embedding": Head(EmbeddingHead, reads_label=False, options={"embed_dim": "embed_dim"}),
+}
+
+
+def head_options(name: str, section: Any) -> dict[str, Any]:
+    """The keyword arguments of head `name` taken from a config section (D.*): its own keys only."""
+    return {kw: getattr(section, key) for key, kw in HEADS[name].options.items()}
+
+
+def make_head(name: str, features: int, num_classes: int, **options: Any) -> nn.Module:
     """`options` are keyword arguments of that head's class alone (e.g. the classifier's `bias`)."""
     if name not in HEADS:
         raise ValueError(f"Unknown discriminator head '{name}'; available: {', '.join(HEADS)}.")
-    return HEADS[name](features, num_classes, embed_dim, **options)
+    return HEADS[name].cls(features, num_classes, **options)

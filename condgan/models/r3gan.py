@@ -175,7 +175,7 @@ class Discriminator(nn.Module):
 
     def __init__(self, resolution: int, channels: int, num_classes: int, *, widths: tuple[int, ...] | None = None,
                  blocks: int = 2, group_size: int = 16, expansion: int = 2, head: str = "projection",
-                 embed_dim: int = 512, head_options: dict | None = None):
+                 head_options: dict | None = None):
         super().__init__()
         widths = check_widths(widths, resolution, blocks, group_size, expansion)[::-1]
         total = blocks * len(widths)
@@ -192,7 +192,7 @@ class Discriminator(nn.Module):
         self.basis = msr_init(nn.Conv2d(c, c, 4, groups=c, bias=False))
         official_unconditional = head == "projection_only" and num_classes == 1
         self.linear = nn.Identity() if official_unconditional else msr_init(nn.Linear(c, c, bias=False))
-        self.head = make_head(head, c, num_classes, embed_dim, **(head_options or {}))
+        self.head = make_head(head, c, num_classes, **(head_options or {}))
         for m in self.head.modules():  # paper: unit-gain readout, class embedding std 1/sqrt(classes * dim)
             if isinstance(m, nn.Linear):
                 msr_init(m)

@@ -309,15 +309,17 @@ def _restore(t: Trainer, loader, path: Path, data: LabelledImages, device: torch
 
 
 def _check_finite(t: Trainer, monitor: DivergenceMonitor) -> None:
-    """Raise one DivergenceError naming every kind of non-finite value found (losses and/or weights)."""
+    """Raise one DivergenceError naming every kind of non-finite value found (losses and/or weights).
+    Under torchrun the processes agree first, so that all of them stop or roll back together: one process
+    leaving alone would leave the others waiting in their next collective."""
     problems = []
     for check in (monitor.check_stats, lambda: check_parameters({"G": t.G, "D": t.D})):
         try:
             check()
         except DivergenceError as e:
             problems.append(str(e))
-    if problems:
-        raise DivergenceError("; ".join(problems))
+    if t.dist.any(bool(problems)):
+        raise DivergenceError("; ".join(problems) or "another process found non-finite values")
 
 
 def _roll_back_or_raise(err: DivergenceError, t: Trainer, loader, last_ckpt: Path | None, rollbacks: int,
