@@ -11,7 +11,7 @@ Phases, each with a time box (the run as a whole keeps to `--budget` seconds): e
 peaks, measured matmul and copy ceilings), data (decode the carried JPEGs), smoke (fused Adam, torchrun +
 SyncBatchNorm, resume, sampling, `condgan evaluate`), speed (`condgan.bench` on the three CIFAR presets,
 fast and `train.plain=true`, R3GAN with and without R1 + R2), profile (top kernels of one step), agreement
-(`scripts/check_fast_path.py`'s fast-vs-plain loss curves), inception (feature throughput at batch 500, fp32
+(`condgan.speedcheck`'s fast-vs-plain loss curves), inception (feature throughput at batch 500, fp32
 and bf16), quality (cifar10-biggan for a fixed 3 minutes, 10k samples brought back for FID on the CPU machine:
 `python -m benchmarks.gpu_fid DIR`) and compile (`torch.compile` runs, last: they take what time is left).
 
@@ -508,17 +508,14 @@ def _save_trace(prof, ctx: Ctx, name: str | None) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Phase: agreement (scripts/check_fast_path.py's comparison).
+# Phase: agreement (condgan.speedcheck's comparison, also `scripts/check_fast_path.py`).
 
 def case_agreement(ctx: Ctx) -> dict:
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("check_fast_path", ROOT / "scripts" / "check_fast_path.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    from condgan.speedcheck import compare
     fast = ["train.channels_last=true"] + (["train.precision=bf16"] if ctx.cuda else [])
     steps, window = (4, 2) if ctx.smoke else (200, 20)
     o = ctx.overrides("digits") if ctx.smoke else []
-    figures = mod.compare("digits", o + fast, steps, window, ctx.device)
+    figures = compare("digits", o + fast, steps, window, ctx.device)
     worst = max(v for k, v in figures.items() if "windowed" in k)
     result = {"preset": "digits", "fast_options": fast, "steps": steps, "window": window, **figures,
               "threshold": 0.10}

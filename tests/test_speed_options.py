@@ -1,17 +1,13 @@
 """The speed switches change how a step runs, not what it computes: channels-last, torch.compile, bf16 and
 the `train.plain` switch that turns them all off. Speed itself is measured by `condgan bench`, not here."""
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 
 from condgan.config import load_config
 from condgan.data import load_images, make_loader
 from condgan.data.resize import with_resolution
+from condgan.speedcheck import compare
 from condgan.training.loop import Trainer, train_step
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
 
 def _trainer(tiny_overrides, **extra):
@@ -52,7 +48,6 @@ def test_compiled_networks_train(tiny_overrides):
 def test_fast_and_plain_paths_track(tiny_overrides):
     """Same seed, channels-last vs plain: the first step is identical here and the windowed loss curves stay
     within 10% of the loss range over 30 steps (`scripts/check_fast_path.py` runs 200 steps: 2.3%)."""
-    from check_fast_path import compare
     overrides = [f"{k}={v}" for k, v in tiny_overrides.items() if not k.startswith("train.")]
     result = compare("digits", [*overrides, "train.batch_size=8", "train.channels_last=true",
                                 "train.grid_classes=2", "train.grid_per_class=1"], steps=30, window=10,
