@@ -37,15 +37,21 @@ def tiny_npz(tmp_path):
 
 
 @pytest.fixture
-def tiny_trainer():
+def tiny_config():
+    """`tiny_config({key: value})` -> the config of the tiny digits BigGAN at 16 px plus the overrides."""
+    from condgan.config import load_config
+    return lambda extra=None: load_config("digits", tiny(extra))
+
+
+@pytest.fixture
+def tiny_trainer(tiny_config):
     """`tiny_trainer({key: value})` -> (Trainer, loader) of the tiny digits BigGAN at 16 px plus the overrides,
     on the CPU, with the data read as training reads it (`condgan.data.from_config`)."""
-    from condgan.config import load_config
     from condgan.data import from_config, make_loader
     from condgan.training.loop import Trainer
 
     def build(extra=None):
-        cfg = load_config("digits", tiny(extra))
+        cfg = tiny_config(extra)
         data = from_config(cfg.data)
         loader = make_loader(data, cfg.train.batch_size, torch.device("cpu"), seed=0)
         return Trainer.build(cfg, data.num_classes, data.resolution, data.channels, torch.device("cpu")), loader

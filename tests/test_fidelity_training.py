@@ -9,18 +9,9 @@ import torch
 from condgan.augment import diff_augment
 from condgan.augment.diffaug import _cutout
 from condgan.config import load_config
-from condgan.data import load_images, make_loader
-from condgan.data.resize import with_resolution
-from condgan.training.loop import Trainer, train_step
+from condgan.training.loop import train_step
 
 RPGAN = {"loss.adversarial": "rpgan", "loss.r1_gamma": 1.0, "loss.r2_gamma": 1.0}
-
-
-def _trainer(tiny_overrides, extra):
-    cfg = load_config("digits", {**tiny_overrides, **extra})
-    data = with_resolution(load_images("digits"), 16)
-    loader = make_loader(data, cfg.train.batch_size, torch.device("cpu"), seed=0)
-    return Trainer.build(cfg, data.num_classes, 16, data.channels, torch.device("cpu")), loader
 
 
 def _labels_seen(t, loader):
@@ -44,23 +35,23 @@ def _labels_seen(t, loader):
 
 # R3GAN (brownvc/R3GAN, R3GAN/Trainer.py and training/training_loop.py): the fake of each relativistic pair is
 # generated with the class of the real image it is compared with, in the D step and in the G step.
-def test_rpgan_fakes_take_the_labels_of_their_paired_reals(tiny_overrides):
-    t, loader = _trainer(tiny_overrides, RPGAN)
+def test_rpgan_fakes_take_the_labels_of_their_paired_reals(tiny_trainer):
+    t, loader = tiny_trainer(RPGAN)
     reals, fakes = _labels_seen(t, loader)
     assert len(reals) == len(fakes) == t.cfg.train.d_steps + 1  # every D step and the G step
     for y_real, y_fake in zip(reals, fakes):
         assert torch.equal(y_real, y_fake)
 
 
-def test_other_losses_keep_uniform_fake_labels_and_the_key_switches_both_ways(tiny_overrides):
-    t, loader = _trainer(tiny_overrides, {})  # hinge: labels drawn uniformly, no extra real batch for G
+def test_other_losses_keep_uniform_fake_labels_and_the_key_switches_both_ways(tiny_trainer):
+    t, loader = tiny_trainer({})  # hinge: labels drawn uniformly, no extra real batch for G
     reals, fakes = _labels_seen(t, loader)
     assert len(reals) == t.cfg.train.d_steps and len(fakes) == t.cfg.train.d_steps + 1
     assert any(not torch.equal(r, f) for r, f in zip(reals, fakes))
-    t, loader = _trainer(tiny_overrides, {"loss.fake_labels": "real"})
+    t, loader = tiny_trainer({"loss.fake_labels": "real"})
     reals, fakes = _labels_seen(t, loader)
     assert all(torch.equal(r, f) for r, f in zip(reals, fakes))
-    t, loader = _trainer(tiny_overrides, {**RPGAN, "loss.fake_labels": "uniform"})
+    t, loader = tiny_trainer({**RPGAN, "loss.fake_labels": "uniform"})
     reals, fakes = _labels_seen(t, loader)
     assert any(not torch.equal(r, f) for r, f in zip(reals, fakes))
 
@@ -68,8 +59,8 @@ def test_other_losses_keep_uniform_fake_labels_and_the_key_switches_both_ways(ti
 # R3GAN (R3GAN/Trainer.py): R1 and R2 are the squared gradients of D's logits with respect to the images as
 # they come in, i.e. through the augmentation, not with respect to the augmented images.
 @pytest.mark.parametrize("policy", ["color", "color,translation,cutout"])
-def test_r1_r2_are_taken_through_the_augmentation(tiny_overrides, policy):
-    t, loader = _trainer(tiny_overrides, {**RPGAN, "augment.policy": policy, "augment.p": 1.0})
+def test_r1_r2_are_taken_through_the_augmentation(tiny_trainer, policy):
+    t, loader = tiny_trainer({**RPGAN, "augment.policy": policy, "augment.p": 1.0})
     x_real, y_real = loader.next()
     z, y_fake = t.latents(len(x_real), y_real)
     with torch.no_grad():

@@ -14,15 +14,10 @@ import pytest
 import torch
 
 import condgan
-from condgan.config import load_config
 from condgan.training import CheckpointError, DivergenceError, load_checkpoint
 from condgan.training import checkpoint as checkpoint_module
 from condgan.training import objective as objective_module
 from condgan.training.checkpoint import list_checkpoints, save_checkpoint
-
-
-def tiny(overrides, **more):
-    return load_config("digits", {**overrides, **more})
 
 
 def test_malicious_checkpoint_runs_no_code(tmp_path):
@@ -74,9 +69,9 @@ def _poison_g_loss(monkeypatch, at_steps):
     monkeypatch.setattr(objective_module.Objective, "g_loss", g_loss)
 
 
-def test_nan_loss_stops_with_step_and_tensor_named(tmp_path, tiny_overrides, monkeypatch):
+def test_nan_loss_stops_with_step_and_tensor_named(tmp_path, tiny_config, monkeypatch):
     _poison_g_loss(monkeypatch, at_steps={3})
-    cfg = tiny(tiny_overrides, **{"train.steps": 8, "train.log_every": 4, "train.ckpt_every": 2})
+    cfg = tiny_config({"train.steps": 8, "train.log_every": 4, "train.ckpt_every": 2})
     with pytest.raises(DivergenceError, match=r"non-finite G/loss first at step 3; non-finite values in "
                                               r"parameter G\..*\(detected at step 4\).*checkpoint-0000002.pt"):
         condgan.train(cfg, tmp_path / "run", progress=False)
@@ -84,7 +79,7 @@ def test_nan_loss_stops_with_step_and_tensor_named(tmp_path, tiny_overrides, mon
     assert [s for s, _ in list_checkpoints(tmp_path / "run" / "checkpoints")] == [2]
 
 
-def test_nan_parameter_is_named(tmp_path, tiny_overrides, monkeypatch):
+def test_nan_parameter_is_named(tmp_path, tiny_config, monkeypatch):
     from condgan.training import loop
     original = loop.train_step
 
@@ -95,15 +90,15 @@ def test_nan_parameter_is_named(tmp_path, tiny_overrides, monkeypatch):
                 t.D.blocks[0].conv1.bias[0] = float("inf")
         return stats
     monkeypatch.setattr(loop, "train_step", step)
-    cfg = tiny(tiny_overrides, **{"train.steps": 8, "train.log_every": 3})
+    cfg = tiny_config({"train.steps": 8, "train.log_every": 3})
     with pytest.raises(DivergenceError, match=r"Training diverged: non-finite values in parameter "
                                               r"D\.blocks\.0\.conv1\.bias \(detected at step 3\)"):
         condgan.train(cfg, tmp_path / "run", progress=False)
 
 
-def test_rollback_goes_on_with_lower_learning_rates(tmp_path, tiny_overrides, monkeypatch):
+def test_rollback_goes_on_with_lower_learning_rates(tmp_path, tiny_config, monkeypatch):
     _poison_g_loss(monkeypatch, at_steps={5})
-    cfg = tiny(tiny_overrides, **{"train.steps": 8, "train.log_every": 2, "train.ckpt_every": 2,
+    cfg = tiny_config({"train.steps": 8, "train.log_every": 2, "train.ckpt_every": 2,
                                   "train.on_divergence": "rollback", "train.rollback_lr_factor": 0.5})
     ckpt = condgan.train(cfg, tmp_path / "run", progress=False)
     state = load_checkpoint(ckpt)
@@ -115,29 +110,29 @@ def test_rollback_goes_on_with_lower_learning_rates(tmp_path, tiny_overrides, mo
     assert all(np.isfinite(r["G/loss"]) for r in rows if "G/loss" in r)
 
 
-def test_resume_drops_log_rows_after_the_checkpoint(tmp_path, tiny_overrides):
+def test_resume_drops_log_rows_after_the_checkpoint(tmp_path, tiny_config):
     run = tmp_path / "run"
-    condgan.train(tiny(tiny_overrides, **{"train.steps": 4, "train.log_every": 1, "train.ckpt_every": 2}), run,
+    condgan.train(tiny_config({"train.steps": 4, "train.log_every": 1, "train.ckpt_every": 2}), run,
                   progress=False)
     (run / "checkpoints" / "checkpoint-0000004.pt").unlink()  # as if killed after logging step 4
     with open(run / "stats.jsonl", "a") as f:
         f.write('{"step": 5, "D/lo')  # and mid-write
-    condgan.train(tiny(tiny_overrides, **{"train.steps": 4, "train.log_every": 1, "train.ckpt_every": 2}), run,
+    condgan.train(tiny_config({"train.steps": 4, "train.log_every": 1, "train.ckpt_every": 2}), run,
                   resume=True, progress=False)
     steps = [json.loads(x)["step"] for x in (run / "stats.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3, 4]
 
 
-def test_resume_refuses_a_different_class_count(tmp_path, tiny_overrides):
+def test_resume_refuses_a_different_class_count(tmp_path, tiny_config):
     rng = np.random.default_rng(0)
     for k in (4, 5):
         np.savez(tmp_path / f"d{k}.npz", x=rng.integers(0, 256, (40, 16, 16, 1), dtype=np.uint8),
                  y=np.arange(40) % k)
     run = tmp_path / "run"
-    condgan.train(tiny(tiny_overrides, **{"data.source": str(tmp_path / "d4.npz"), "train.steps": 2}), run,
+    condgan.train(tiny_config({"data.source": str(tmp_path / "d4.npz"), "train.steps": 2}), run,
                   progress=False)
     with pytest.raises(ValueError, match="num_classes=4.*num_classes=5"):
-        condgan.train(tiny(tiny_overrides, **{"data.source": str(tmp_path / "d5.npz"), "train.steps": 4}), run,
+        condgan.train(tiny_config({"data.source": str(tmp_path / "d5.npz"), "train.steps": 4}), run,
                       resume=True, progress=False)
 
 

@@ -4,29 +4,20 @@ import pytest
 import torch
 
 from condgan.config import load_config
-from condgan.data import load_images, make_loader
-from condgan.data.resize import with_resolution
 from condgan.speedcheck import compare
-from condgan.training.loop import Trainer, train_step
+from condgan.training.loop import train_step
 
 
-def _trainer(tiny_overrides, **extra):
-    cfg = load_config("digits", {**tiny_overrides, **extra})
-    data = with_resolution(load_images("digits"), 16)
-    loader = make_loader(data, cfg.train.batch_size, torch.device("cpu"), seed=0)
-    return Trainer.build(cfg, data.num_classes, 16, data.channels, torch.device("cpu")), loader
-
-
-def test_channels_last_lays_out_the_convolutions(tiny_overrides):
-    t, loader = _trainer(tiny_overrides, **{"train.channels_last": True})
+def test_channels_last_lays_out_the_convolutions(tiny_trainer):
+    t, loader = tiny_trainer({"train.channels_last": True})
     convs = [m.weight for m in t.D.modules() if isinstance(m, torch.nn.Conv2d)]
     assert convs and all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)
     stats = train_step(t, loader)
     assert all(torch.isfinite(v) for v in stats.values())
 
 
-def test_plain_turns_every_option_off(tiny_overrides):
-    t, _ = _trainer(tiny_overrides, **{"train.channels_last": True, "train.precision": "bf16",
+def test_plain_turns_every_option_off(tiny_trainer):
+    t, _ = tiny_trainer({"train.channels_last": True, "train.precision": "bf16",
                                        "train.compile": "eager", "train.plain": True})
     convs = [m.weight for m in t.D.modules() if isinstance(m, torch.nn.Conv2d) and m.in_channels > 1
              and m.weight.shape[-1] > 1]  # (those are ambiguous: both layouts at once)
@@ -36,9 +27,9 @@ def test_plain_turns_every_option_off(tiny_overrides):
         assert not torch.is_autocast_enabled("cpu")
 
 
-def test_compiled_networks_train(tiny_overrides):
+def test_compiled_networks_train(tiny_trainer):
     """torch.compile's graph capture (the 'eager' backend: no code generation, so it runs in a test)."""
-    t, loader = _trainer(tiny_overrides, **{"train.compile": "eager", "loss.r1_gamma": 0.1})
+    t, loader = tiny_trainer({"train.compile": "eager", "loss.r1_gamma": 0.1})
     assert t.G_train is not t.G                    # G compiled
     assert t.D_train is t.D                        # D eager: R1 needs a double backward
     stats = train_step(t, loader)
@@ -63,17 +54,17 @@ def test_bad_speed_options_are_named(key, value):
         load_config("digits", {key: value})
 
 
-def test_step_flops_equal_pytorchs_counter_and_include_the_penalties(tiny_overrides):
+def test_step_flops_equal_pytorchs_counter_and_include_the_penalties(tiny_trainer):
     """Our dispatch-level count equals torch.utils.flop_counter.FlopCounterMode where that one works, and
     also counts R1/R2's double backward, where FlopCounterMode refuses autograd.grad on a leaf."""
     from torch.utils.flop_counter import FlopCounterMode
 
     from condgan.bench import step_flops
-    t, loader = _trainer(tiny_overrides)
+    t, loader = tiny_trainer()
     with FlopCounterMode(display=False) as reference:
         train_step(t, loader)
     assert step_flops(t, loader) == reference.get_total_flops() > 0
-    t2, loader2 = _trainer(tiny_overrides, **{"loss.r1_gamma": 0.1, "loss.r2_gamma": 0.1})
+    t2, loader2 = tiny_trainer({"loss.r1_gamma": 0.1, "loss.r2_gamma": 0.1})
     assert step_flops(t2, loader2) > 1.2 * reference.get_total_flops()
 
 

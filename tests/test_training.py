@@ -8,18 +8,13 @@ from PIL import Image
 
 import condgan
 from condgan.cli import main
-from condgan.config import load_config
 from condgan.training import CheckpointError, RunExistsError, load_checkpoint
 from condgan.training.checkpoint import list_checkpoints
 
 
-def tiny(overrides, **more):
-    return load_config("digits", {**overrides, **more})
-
-
-def test_train_writes_run_folder(tmp_path, tiny_overrides):
+def test_train_writes_run_folder(tmp_path, tiny_config):
     run = tmp_path / "run"
-    ckpt = condgan.train(tiny(tiny_overrides), run, progress=False)
+    ckpt = condgan.train(tiny_config(), run, progress=False)
     assert ckpt == run / "checkpoints" / "checkpoint-0000004.pt"
     assert (run / "config.yaml").is_file()
     rows = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
@@ -33,11 +28,11 @@ def test_train_writes_run_folder(tmp_path, tiny_overrides):
     assert {"G", "D", "G_ema", "g_opt", "d_opt", "loader", "rng", "config"} <= set(state)
 
 
-def test_resume_is_exact(tmp_path, tiny_overrides):
+def test_resume_is_exact(tmp_path, tiny_config):
     """N steps, stop, resume for M more == N + M uninterrupted steps (weights bitwise, losses equal)."""
-    full = tiny(tiny_overrides, **{"train.steps": 6, "train.ckpt_every": 3, "train.log_every": 1})
+    full = tiny_config({"train.steps": 6, "train.ckpt_every": 3, "train.log_every": 1})
     condgan.train(full, tmp_path / "a", progress=False)
-    first = tiny(tiny_overrides, **{"train.steps": 3, "train.ckpt_every": 3, "train.log_every": 1})
+    first = tiny_config({"train.steps": 3, "train.ckpt_every": 3, "train.log_every": 1})
     condgan.train(first, tmp_path / "b", progress=False)
     condgan.train(full, tmp_path / "b", resume=True, progress=False)
     a = load_checkpoint(tmp_path / "a" / "checkpoints" / "checkpoint-0000006.pt")
@@ -51,32 +46,32 @@ def test_resume_is_exact(tmp_path, tiny_overrides):
     assert losses(rows_a) == losses(rows_b)
 
 
-def test_existing_run_is_never_overwritten_without_asking(tmp_path, tiny_overrides):
+def test_existing_run_is_never_overwritten_without_asking(tmp_path, tiny_config):
     run = tmp_path / "run"
-    condgan.train(tiny(tiny_overrides, **{"train.steps": 2}), run, progress=False)
+    condgan.train(tiny_config({"train.steps": 2}), run, progress=False)
     with pytest.raises(RunExistsError, match="--resume.*--force"):
-        condgan.train(tiny(tiny_overrides), run, progress=False)
-    condgan.train(tiny(tiny_overrides, **{"train.steps": 2}), run, force=True, progress=False)
+        condgan.train(tiny_config(), run, progress=False)
+    condgan.train(tiny_config({"train.steps": 2}), run, force=True, progress=False)
     assert [s for s, _ in list_checkpoints(run / "checkpoints")] == [2]
     other = tmp_path / "notarun"
     other.mkdir()
     (other / "precious.txt").write_text("keep me")
     with pytest.raises(RunExistsError, match="does not look like a condgan run"):
-        condgan.train(tiny(tiny_overrides), other, force=True, progress=False)
+        condgan.train(tiny_config(), other, force=True, progress=False)
     assert (other / "precious.txt").exists()
 
 
-def test_keep_last_checkpoints(tmp_path, tiny_overrides):
+def test_keep_last_checkpoints(tmp_path, tiny_config):
     run = tmp_path / "run"
-    condgan.train(tiny(tiny_overrides, **{"train.steps": 8, "train.ckpt_every": 2, "train.keep_ckpts": 2}), run,
+    condgan.train(tiny_config({"train.steps": 8, "train.ckpt_every": 2, "train.keep_ckpts": 2}), run,
                   progress=False)
     assert [s for s, _ in list_checkpoints(run / "checkpoints")] == [6, 8]
     assert not list(run.glob("checkpoints/*.tmp"))
 
 
-def test_load_and_sample_requested_classes(tmp_path, tiny_overrides):
+def test_load_and_sample_requested_classes(tmp_path, tiny_config):
     run = tmp_path / "run"
-    condgan.train(tiny(tiny_overrides), run, progress=False)
+    condgan.train(tiny_config(), run, progress=False)
     gen = condgan.load(run)
     assert (gen.num_classes, gen.resolution, gen.channels, gen.step) == (10, 16, 1, 4)
     a = gen.sample([3, 3, 7], truncation=0.5, seed=1)
@@ -132,11 +127,11 @@ def test_corrupt_checkpoint_is_named(tmp_path):
         condgan.load(tmp_path / "..")
 
 
-def test_resume_refuses_different_data(tmp_path, tiny_overrides):
+def test_resume_refuses_different_data(tmp_path, tiny_config):
     run = tmp_path / "run"
-    condgan.train(tiny(tiny_overrides, **{"train.steps": 2}), run, progress=False)
+    condgan.train(tiny_config({"train.steps": 2}), run, progress=False)
     with pytest.raises(ValueError, match="resolution=16.*resolution=32"):
-        condgan.train(tiny(tiny_overrides, **{"train.steps": 4, "data.resolution": 32}), run, resume=True,
+        condgan.train(tiny_config({"train.steps": 4, "data.resolution": 32}), run, resume=True,
                       progress=False)
 
 
