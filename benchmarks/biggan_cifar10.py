@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 
 from benchmarks import cifar10
-from benchmarks.common import Arm, checkpoints, main, read_stats
+from benchmarks.common import Arm, checkpoints, main, read_stats, save_figure
 
 NAME = "biggan_cifar10"
 TITLE = "BigGAN on class-conditional CIFAR-10 (JPEG copy): FID over time, truncation, orthogonal regularisation"
@@ -116,12 +116,7 @@ def figures(ctx, result) -> list:
     axes[2].set(xlabel="precision", ylabel="recall", title="truncation 2 → 0.25 (classifier features)")
     for ax in axes:
         ax.legend(fontsize=7)
-    path = ctx.figures / f"{NAME}-{ctx.scale}-seed{ctx.seed}{'-smoke' if ctx.smoke else ''}.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return [path]
+    return [save_figure(ctx, fig)]
 
 
 if __name__ == "__main__":

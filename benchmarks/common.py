@@ -329,6 +329,18 @@ def render_section(exp: ModuleType, results: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def save_figure(ctx: Context, fig) -> Path:
+    """Write an experiment's figure to docs/figures/NAME-SCALE-seedS[-smoke].png (the run's folder for a
+    smoke run) and close it."""
+    import matplotlib.pyplot as plt
+    path = ctx.figures / f"{ctx.name}-{ctx.scale}-seed{ctx.seed}{'-smoke' if ctx.smoke else ''}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def load_results(name: str) -> list[dict[str, Any]]:
     files = sorted(RESULTS.glob(f"{name}.json")) + sorted(RESULTS.glob(f"{name}-*.json"))
     return [json.loads(p.read_text()) for p in files]

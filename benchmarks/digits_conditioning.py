@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks.common import Arm, checkpoints, main
+from benchmarks.common import Arm, checkpoints, main, save_figure
 
 NAME = "digits_conditioning"
 TITLE = "Digits main job: conditioning accuracy of each method's conditioning parts"
@@ -74,13 +74,7 @@ def figures(ctx, result) -> list:
     ax.axvline(0.8, color="grey", linestyle="--", linewidth=1)
     ax.set(xlim=(0, 1), xlabel="samples classified as their conditioned class",
            title=f"digits, {result['budget']['steps']} steps, seed {ctx.seed}")
-    tag = "-smoke" if ctx.smoke else ""
-    path = ctx.figures / f"{NAME}-{ctx.scale}-seed{ctx.seed}{tag}.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return [path]
+    return [save_figure(ctx, fig)]
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import sys
 import numpy as np
 import torch
 
-from benchmarks.common import SHARED_DATA, Arm, checkpoints, main
+from benchmarks.common import Arm, SHARED_DATA, checkpoints, main, save_figure
 
 NAME = "r3gan_stacked_mnist"
 TITLE = "R3GAN Table 1: RpGAN/GAN with R1(+R2) on unconditional Stacked MNIST"
@@ -120,13 +120,7 @@ def figures(ctx, result) -> list:
     axes[1].set(xlabel="G step", ylabel="E‖∇D(fake)‖²", yscale="log", title="D's gradient on fakes")
     for ax in axes:
         ax.legend(fontsize=8)
-    tag = "-smoke" if ctx.smoke else ""
-    path = ctx.figures / f"{NAME}-{ctx.scale}-seed{ctx.seed}{tag}.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return [path]
+    return [save_figure(ctx, fig)]
 
 
 if __name__ == "__main__":

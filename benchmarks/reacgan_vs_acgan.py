@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 
 from benchmarks import cifar10
-from benchmarks.common import Arm, checkpoints, main, read_stats
+from benchmarks.common import Arm, checkpoints, main, read_stats, save_figure
 
 NAME = "reacgan_vs_acgan"
 TITLE = "ReACGAN vs ACGAN on class-conditional CIFAR-10 (JPEG copy)"
@@ -101,12 +101,7 @@ def figures(ctx, result) -> list:
     for ax, title in zip(axes, keys + ["FID in the CIFAR-10 classifier's features"]):
         ax.set(xlabel="G step", title=title)
         ax.legend(fontsize=8)
-    path = ctx.figures / f"{NAME}-{ctx.scale}-seed{ctx.seed}{'-smoke' if ctx.smoke else ''}.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return [path]
+    return [save_figure(ctx, fig)]
 
 
 if __name__ == "__main__":
