@@ -39,10 +39,7 @@ SCALES = {
             "eval": {"inception": True, "samples": 50000, "real_samples": 50000, "real_split": "train",
                      "curve_samples": 10000, "inception_curve_every": 2, "classifier_epochs": 30,
                      "classifier_width": 64, "truncation_samples": 10000}},
-    "smoke": {"overrides": {"G.ch": 2, "D.ch": 2, "G.attn_res": None, "D.attn_res": None, "train.d_steps": 1,
-                            "train.batch_size": 16, "train.steps": 4, "train.log_every": 2, "train.grid_every": 4,
-                            "train.ckpt_every": 2, "train.standing_stats": 1, "train.ema_start": 0,
-                            "G.shared_dim": 8},
+    "smoke": {"overrides": cifar10.SMOKE_OVERRIDES,
               "eval": {"inception": False, "samples": 100, "real_samples": 100, "curve_samples": 50, "limit": 200,
                        "classifier_epochs": 1, "classifier_width": 4, "truncation_samples": 50}},
 }

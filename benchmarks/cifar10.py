@@ -21,6 +21,11 @@ import torch
 from benchmarks.common import CACHE, SHARED_DATA
 
 JPEG_NPZ = SHARED_DATA / "cifar10_jpeg_bytes.npz"
+SMOKE_OVERRIDES = {  # both CIFAR experiments' seconds-long size
+    "G.ch": 2, "D.ch": 2, "G.attn_res": None, "D.attn_res": None, "G.shared_dim": 8, "train.d_steps": 1,
+    "train.batch_size": 16, "train.steps": 4, "train.log_every": 2, "train.grid_every": 4, "train.ckpt_every": 2,
+    "train.standing_stats": 1, "train.ema_start": 0,
+}
 
 
 def decode_split(packed, split: str, limit: int | None) -> np.ndarray:

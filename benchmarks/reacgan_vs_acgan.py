@@ -41,10 +41,7 @@ SCALES = {
             "overrides": {**_SHARED_GPU, "train.keep_ckpts": 1000},
             "eval": {"inception": True, "samples": 50000, "real_samples": 50000, "real_split": "train",
                      "curve_samples": 5000, "classifier_epochs": 30, "classifier_width": 64, "msssim_pairs": 100}},
-    "smoke": {"overrides": {"G.ch": 2, "D.ch": 2, "G.attn_res": None, "D.attn_res": None, "train.d_steps": 1,
-                            "train.batch_size": 16, "train.steps": 4, "train.log_every": 2, "train.grid_every": 4,
-                            "train.ckpt_every": 2, "train.standing_stats": 1, "train.ema_start": 0,
-                            "G.shared_dim": 8},
+    "smoke": {"overrides": cifar10.SMOKE_OVERRIDES,
               "eval": {"inception": False, "samples": 100, "real_samples": 100, "curve_samples": 50, "limit": 200,
                        "classifier_epochs": 1, "classifier_width": 4, "msssim_pairs": 4}},
 }
