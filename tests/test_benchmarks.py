@@ -50,6 +50,8 @@ def test_smoke_run_writes_json_figure_and_table_outside_the_repo(name):
     for arm in result["arms"].values():
         assert arm["train"]["steps_done"] == 4 and arm["speed"]["gflop_per_step"] > 0
         assert arm["metrics"].get("curve", True)                        # several checkpoints evaluated
+        if name == "digits_conditioning":                               # a share of samples, and a real check
+            assert 0.0 <= arm["metrics"]["accuracy"] <= 1.0 and arm["metrics"]["held_out"] > 0.9
     assert "cpu smoke, 0" in table
 
 
@@ -66,9 +68,3 @@ def test_no_results_renders_not_yet_run():
     text = common.render_section(exp, [])
     assert text.count("not yet run") == len(exp.ARMS) and "1000 / 0.078" in text
 
-
-def test_digits_conditioning_smoke_measures_every_arm():
-    exp = importlib.import_module("benchmarks.digits_conditioning")
-    result = common.run(exp, ["--smoke"])
-    for arm in result["arms"].values():
-        assert 0.0 <= arm["metrics"]["accuracy"] <= 1.0 and arm["metrics"]["held_out"] > 0.9
