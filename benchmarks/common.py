@@ -231,6 +231,7 @@ def run(exp: ModuleType, argv: list[str] | None = None) -> dict[str, Any] | None
     command = f"python -m benchmarks.{exp.NAME} --scale {ctx.scale} --seed {ctx.seed}" + \
         (" --smoke" if ctx.smoke else "") + (f" --data {args.data}" if args.data else "")
     print(f"{command}\nruns in {ctx.runs}", flush=True)
+    env = environment(ctx)  # the code that trains: taken before training, not when the JSON is written
     exp.prepare(ctx)
     arms: dict[str, Any] = {}
     for arm in exp.ARMS:
@@ -249,7 +250,7 @@ def run(exp: ModuleType, argv: list[str] | None = None) -> dict[str, Any] | None
         print(f"[{arm.name}] {json.dumps({**trained, **speed, **_scalars(metrics)})}", flush=True)
     result = {"experiment": exp.NAME, "title": exp.TITLE, "smoke": ctx.smoke, "scale": ctx.scale,
               "seed": ctx.seed, "command": command, "data": ctx.data, "budget": budget(arm_config(ctx, exp.ARMS[0])),
-              "shared_overrides": ctx.overrides, "eval": ctx.eval, "environment": environment(ctx),
+              "shared_overrides": ctx.overrides, "eval": ctx.eval, "environment": env,
               "arms": arms}
     result["figures"] = [_rel(p) for p in exp.figures(ctx, result)]
     ctx.out.mkdir(parents=True, exist_ok=True)
@@ -278,11 +279,13 @@ def _rel(p: Path) -> str:
 def environment(ctx: Context) -> dict[str, Any]:
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                                    capture_output=True, text=True).stdout.strip())
     except OSError:
-        commit = ""
+        commit, dirty = "", None
     dev = torch.cuda.get_device_name(ctx.device) if ctx.device.type == "cuda" else \
         f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
-    return {"device": dev, "torch": torch.__version__, "git_commit": commit,
+    return {"device": dev, "torch": torch.__version__, "git_commit": commit, "uncommitted_changes": dirty,
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
 
 
