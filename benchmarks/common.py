@@ -249,7 +249,7 @@ def run(exp: ModuleType, argv: list[str] | None = None) -> dict[str, Any] | None
                           "curves": curves(folder, exp.CURVE_KEYS)}
         print(f"[{arm.name}] {json.dumps({**trained, **speed, **_scalars(metrics)})}", flush=True)
     result = {"experiment": exp.NAME, "title": exp.TITLE, "smoke": ctx.smoke, "scale": ctx.scale,
-              "seed": ctx.seed, "command": command, "data": ctx.data, "budget": budget(arm_config(ctx, exp.ARMS[0])),
+              "seed": ctx.seed, "command": command, "data": portable(ctx.data), "budget": budget(arm_config(ctx, exp.ARMS[0])),
               "shared_overrides": ctx.overrides, "eval": ctx.eval, "environment": env,
               "arms": arms}
     result["figures"] = [_rel(p) for p in exp.figures(ctx, result)]
@@ -263,6 +263,11 @@ def run(exp: ModuleType, argv: list[str] | None = None) -> dict[str, Any] | None
     else:  # a smoke result is never mixed into the real table: rendered beside its JSON only
         (ctx.out / "table.md").write_text(render_section(exp, [result]))
     return result
+
+
+def portable(text: str) -> str:
+    """A data source as it may be committed: paths inside or beside the checkout made relative to it."""
+    return text.replace(str(ROOT.parent) + "/", "../").replace(str(ROOT) + "/", "")
 
 
 def _scalars(d: dict[str, Any]) -> dict[str, Any]:
