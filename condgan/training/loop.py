@@ -22,7 +22,6 @@ from torch import nn
 from ..config import Config, ConfigError, save_config
 from ..data import DataError, LabelledImages, from_config, make_loader
 from ..errors import CondganError
-from ..losses import ADVERSARIAL
 from ..models import build_networks
 from ..sample import ConditionalSampler, save_png
 from .checkpoint import checkpoint_name, list_checkpoints, load_checkpoint, prune_checkpoints, save_checkpoint
@@ -110,7 +109,7 @@ class Trainer:
         """loss.fake_labels: each fake is drawn with the class of the real image it is paired with (R3GAN's
         code; the default under the relativistic loss) instead of a uniform class."""
         source = self.cfg.loss.fake_labels
-        return source == "real" or (source == "auto" and ADVERSARIAL[self.cfg.loss.adversarial].pairs_labels)
+        return source == "real" or (source == "auto" and self.objective.adversarial.pairs_labels)
 
     def latents(self, n: int, real_labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Training latents for a global batch of n: z ~ N(0, I) and uniform class labels from the trainer's

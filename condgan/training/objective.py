@@ -32,9 +32,9 @@ class Objective:
                  device: torch.device, rank: int = 0):
         self.G, self.D, self.G_train, self.D_train = G, D, G_train, D_train
         self.loss, self.aug = cfg.loss, cfg.augment
-        adversarial = ADVERSARIAL[cfg.loss.adversarial]
-        self.adv_d, self.adv_g = adversarial.d, adversarial.g
-        self.g_needs_real = adversarial.g_needs_real  # G's loss compares its fakes with reals
+        self.adversarial = ADVERSARIAL[cfg.loss.adversarial]  # its properties are read by the training step
+        self.adv_d, self.adv_g = self.adversarial.d, self.adversarial.g
+        self.g_needs_real = self.adversarial.g_needs_real  # G's loss compares its fakes with reals
         self.cond = CONDITIONING[cfg.loss.cond] if cfg.loss.cond != "none" else None
         self.cond_ctx = CondContext(cfg.loss, getattr(D, "head", None), gather_rows, lambda n: rank * n)
         self.layout = (torch.channels_last if cfg.train.channels_last and not cfg.train.plain
