@@ -25,11 +25,11 @@ ARMS = [
     Arm("biggan+ortho", {"loss.g_ortho": 1e-4}, paper="β = 1e-4 (BigGAN §3.1)"),
 ]
 SCALES = {
-    "cpu": {"preset": "cifar10-biggan", "minutes_per_arm": "22-29",
+    "cpu": {"preset": "cifar10-biggan", "minutes_per_arm": "15-17",
             "overrides": {"G.ch": 8, "D.ch": 8, "G.attn_res": None, "D.attn_res": None, "train.d_steps": 2,
-                          "train.batch_size": 64, "train.steps": 2400, "train.ema_start": 200,
-                          "train.ema_decay": 0.999, "train.threads": 2, "train.device": "cpu",
-                          "train.log_every": 20, "train.grid_every": 600, "train.ckpt_every": 300,
+                          "train.batch_size": 64, "train.steps": 3600, "train.ema_start": 200,
+                          "train.ema_decay": 0.999, "train.threads": 2, "train.device": "cpu", "train.channels_last": True,
+                          "train.log_every": 20, "train.grid_every": 1200, "train.ckpt_every": 450,
                           "train.keep_ckpts": 1000},
             "eval": {"inception": True, "samples": 2000, "real_samples": 10000, "real_split": "test",
                      "curve_samples": 1000, "inception_curve_every": 2, "classifier_epochs": 10,

@@ -29,12 +29,12 @@ ARMS = [
 ]
 _SHARED_GPU = {"train.batch_size": 64, "optim.g_lr": 2e-4, "optim.d_lr": 2e-4}  # ACGAN's; ReACGAN's preset has 128
 SCALES = {
-    "cpu": {"preset": "cifar10-acgan", "minutes_per_arm": "22-29",
+    "cpu": {"preset": "cifar10-acgan", "minutes_per_arm": "15-17",
             "overrides": {"G.ch": 8, "D.ch": 8, "G.attn_res": None, "D.attn_res": None, "train.d_steps": 2,
-                          "train.batch_size": 64, "optim.g_lr": 2e-4, "optim.d_lr": 2e-4, "train.steps": 2400,
+                          "train.batch_size": 64, "optim.g_lr": 2e-4, "optim.d_lr": 2e-4, "train.steps": 3600,
                           "train.ema_start": 200, "train.ema_decay": 0.999, "train.threads": 2,
-                          "train.device": "cpu", "train.log_every": 20, "train.grid_every": 600,
-                          "train.ckpt_every": 300, "train.keep_ckpts": 1000},
+                          "train.device": "cpu", "train.log_every": 20, "train.grid_every": 1200,
+                          "train.ckpt_every": 450, "train.keep_ckpts": 1000},
             "eval": {"inception": True, "samples": 2000, "real_samples": 10000, "real_split": "test",
                      "curve_samples": 1000, "classifier_epochs": 10, "classifier_width": 32, "msssim_pairs": 100}},
     "gpu": {"preset": "cifar10-acgan",  # StudioGAN's full BigGAN at 100k steps, the papers' budget

@@ -210,7 +210,8 @@ def test_in_memory_state_dict_and_module(net):
     assert not loaded.training and not any(p.requires_grad for p in loaded.parameters())
     x = images(1, 3, 32)
     with torch.no_grad():
-        assert torch.equal(loaded(x)["pool"], net(x)["pool"])
+        # loaded in channels-last layout (faster): equal up to summation order
+        torch.testing.assert_close(loaded(x)["pool"], net(x)["pool"], rtol=1e-5, atol=1e-5)
     assert W.load_feature_network(net) is net
 
 
