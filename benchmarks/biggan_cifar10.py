@@ -25,7 +25,7 @@ ARMS = [
     Arm("biggan+ortho", {"loss.g_ortho": 1e-4}, paper="β = 1e-4 (BigGAN §3.1)"),
 ]
 SCALES = {
-    "cpu": {"preset": "cifar10-biggan", "minutes_per_arm": "15-17",
+    "cpu": {"preset": "cifar10-biggan", "minutes_per_arm": "14-15",
             "overrides": {"G.ch": 8, "D.ch": 8, "G.attn_res": None, "D.attn_res": None, "train.d_steps": 2,
                           "train.batch_size": 64, "train.steps": 3600, "train.ema_start": 200,
                           "train.ema_decay": 0.999, "train.threads": 2, "train.device": "cpu", "train.channels_last": True,
@@ -44,6 +44,9 @@ SCALES = {
                        "classifier_epochs": 1, "classifier_width": 4, "truncation_samples": 50}},
 }
 CURVE_KEYS = ["D/loss", "G/loss", "G/ortho"]
+HEADLINE = {"FID (Inception; FID-Nk = N thousand samples)": "Inception",
+            "precision, trunc. 2 → 0.25 (classifier)": "precision, trunc. 2 → 0.25",
+            "recall, trunc. 2 → 0.25 (classifier)": "recall, trunc. 2 → 0.25"}  # the main README's digest: column -> its short label
 COLUMNS = [
     ("FID (Inception; FID-Nk = N thousand samples)",
      lambda a: f"FID-{a['metrics']['fid_inception_samples'] // 1000}k {a['metrics']['fid_inception']:.1f}"

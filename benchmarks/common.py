@@ -14,6 +14,7 @@ Every experiment is run the same way::
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import math
 import platform
@@ -34,6 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 FIGURES = ROOT / "docs" / "figures"
 TABLE = ROOT / "benchmarks" / "README.md"
+README = ROOT / "README.md"             # its results digest is rendered from the same JSON files
+EXPERIMENTS = ("r3gan_stacked_mnist", "reacgan_vs_acgan", "biggan_cifar10", "digits_conditioning")
 SHARED_DATA = ROOT.parent / "shared" / "data"
 CACHE = ROOT / ".cache" / "benchmarks"   # git-ignored: decoded data, trained evaluators
 MAX_CURVE_POINTS = 200
@@ -354,15 +357,36 @@ def load_results(name: str) -> list[dict[str, Any]]:
     return [json.loads(p.read_text()) for p in files]
 
 
-def update_table(exp: ModuleType, table: Path = TABLE) -> None:
-    """Replace the experiment's block between its markers with a rendering of its JSON files."""
-    begin, end = f"<!-- results:{exp.NAME} -->", f"<!-- /results:{exp.NAME} -->"
-    text = table.read_text()
+def update_table(exp: ModuleType, table: Path = TABLE, readme: Path = README) -> None:
+    """Re-render the experiment's block of the results table, and the main README's digest, from the JSON."""
+    replace_block(table, exp.NAME, render_section(exp, load_results(exp.NAME)))
+    replace_block(readme, "summary", render_summary())
+
+
+def render_summary() -> str:
+    """The main README's digest: each experiment's default run (cpu, seed 0), one row per arm with the
+    experiment's HEADLINE columns (under their short labels) beside the paper's figure. The full tables are in benchmarks/README.md."""
+    lines = ["| experiment | arm | condgan (CPU scale, seed 0) | paper |", "|---|---|---|---|"]
+    for name in EXPERIMENTS:
+        exp = importlib.import_module(f"benchmarks.{name}")
+        runs = [r for r in load_results(name) if r["scale"] == "cpu" and r["seed"] == 0 and not r["smoke"]]
+        columns = [(exp.HEADLINE[title], f) for title, f in exp.COLUMNS if title in exp.HEADLINE]
+        for arm in exp.ARMS:
+            a = runs[0]["arms"].get(arm.name) if runs else None
+            ours = "; ".join(f"{title}: {fmt(f(a))}" for title, f in columns) if a else "not yet run"
+            lines.append(f"| `{name}` | {arm.name} | {ours} | {arm.paper or '–'} |")
+    return "\n".join(lines) + "\n"
+
+
+def replace_block(path: Path, name: str, body: str) -> None:
+    """Replace the text between `<!-- results:NAME -->` and `<!-- /results:NAME -->` in `path`."""
+    begin, end = f"<!-- results:{name} -->", f"<!-- /results:{name} -->"
+    text = path.read_text()
     if begin not in text or end not in text:
-        raise ValueError(f"{table}: markers {begin} ... {end} missing")
+        raise ValueError(f"{path}: markers {begin} ... {end} missing")
     head, rest = text.split(begin, 1)
     _, tail = rest.split(end, 1)
-    table.write_text(f"{head}{begin}\n{render_section(exp, load_results(exp.NAME))}{end}{tail}")
+    path.write_text(f"{head}{begin}\n{body}{end}{tail}")
 
 
 def main(exp: ModuleType, argv: list[str] | None = None) -> int:

@@ -43,6 +43,7 @@ SCALES = {
               "eval": {"samples": 100}},
 }
 CURVE_KEYS = ["D/loss", "G/loss", "D/cond", "G/cond"]
+HEADLINE = {"conditioning accuracy": "conditioning accuracy"}  # the main README's digest: column -> its short label
 COLUMNS = [
     ("conditioning accuracy", lambda a: a["metrics"].get("accuracy")),
     ("classifier on held-out real digits", lambda a: a["metrics"].get("held_out")),

@@ -29,7 +29,7 @@ ARMS = [
 ]
 _SHARED_GPU = {"train.batch_size": 64, "optim.g_lr": 2e-4, "optim.d_lr": 2e-4}  # ACGAN's; ReACGAN's preset has 128
 SCALES = {
-    "cpu": {"preset": "cifar10-acgan", "minutes_per_arm": "15-17",
+    "cpu": {"preset": "cifar10-acgan", "minutes_per_arm": "18-19",
             "overrides": {"G.ch": 8, "D.ch": 8, "G.attn_res": None, "D.attn_res": None, "train.d_steps": 2,
                           "train.batch_size": 64, "optim.g_lr": 2e-4, "optim.d_lr": 2e-4, "train.steps": 3600,
                           "train.ema_start": 200, "train.ema_decay": 0.999, "train.threads": 2,
@@ -46,6 +46,8 @@ SCALES = {
                        "classifier_epochs": 1, "classifier_width": 4, "msssim_pairs": 4}},
 }
 CURVE_KEYS = ["probe/feature_norm", "probe/cond_grad_norm", "D/cond", "G/cond", "D/loss", "G/loss"]
+HEADLINE = {"FID (Inception; FID-Nk = N thousand samples)": "Inception", "accuracy (CIFAR-10 classifier)":
+            "class accuracy", "MS-SSIM fake / real": "MS-SSIM fake / real"}  # the main README's digest: column -> its short label
 COLUMNS = [
     ("FID (Inception; FID-Nk = N thousand samples)",
      lambda a: f"FID-{a['metrics']['fid_inception_samples'] // 1000}k {a['metrics']['fid_inception']:.1f}"

@@ -8,7 +8,7 @@ import pytest
 
 from benchmarks import common
 
-EXPERIMENTS = ["r3gan_stacked_mnist", "reacgan_vs_acgan", "biggan_cifar10", "digits_conditioning"]
+EXPERIMENTS = list(common.EXPERIMENTS)
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 NEEDS = {"r3gan_stacked_mnist": SHARED / "mnist.npz", "reacgan_vs_acgan": SHARED / "cifar10_jpeg_bytes.npz",
          "biggan_cifar10": SHARED / "cifar10_jpeg_bytes.npz", "digits_conditioning": None}
@@ -61,6 +61,15 @@ def test_table_in_readme_is_exactly_the_rendering_of_the_json_files():
         exp = importlib.import_module(f"benchmarks.{name}")
         block = text.split(f"<!-- results:{name} -->\n", 1)[1].split(f"<!-- /results:{name} -->", 1)[0]
         assert block == common.render_section(exp, common.load_results(name))
+
+
+def test_readme_digest_is_exactly_the_rendering_of_the_json_files():
+    block = common.README.read_text().split("<!-- results:summary -->\n", 1)[1].split("<!-- /results:summary -->", 1)[0]
+    assert block == common.render_summary()
+    for name in EXPERIMENTS:  # a headline must name one of the experiment's columns
+        exp = importlib.import_module(f"benchmarks.{name}")
+        assert set(exp.HEADLINE) <= {title for title, _ in exp.COLUMNS}, name
+        assert f"`{name}`" in block
 
 
 def test_no_results_renders_not_yet_run():
