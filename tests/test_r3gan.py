@@ -101,7 +101,7 @@ def test_cifar10_config_parameter_counts_match_the_paper():
     assert n_params(G) == pytest.approx(20.78e6, rel=0.02)
     assert n_params(D) == pytest.approx(21.28e6, rel=0.02)
     assert n_params(G) == 20_781_952  # as in the paper's code to the parameter
-    assert n_params(D) == 21_281_281  # the paper's 21,280,512 plus the projection head's 768 + 1 readout
+    assert n_params(D) == 21_280_512  # as in the paper's code: the default head is its projection_only readout
 
 
 def test_forward_shapes_at_32px():

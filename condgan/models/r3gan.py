@@ -174,7 +174,7 @@ class Discriminator(nn.Module):
     """
 
     def __init__(self, resolution: int, channels: int, num_classes: int, *, widths: tuple[int, ...] | None = None,
-                 blocks: int = 2, group_size: int = 16, expansion: int = 2, head: str = "projection",
+                 blocks: int = 2, group_size: int = 16, expansion: int = 2, head: str = "projection_only",
                  head_options: dict | None = None):
         super().__init__()
         widths = check_widths(widths, resolution, blocks, group_size, expansion)[::-1]
