@@ -365,7 +365,8 @@ def update_table(exp: ModuleType, table: Path = TABLE, readme: Path = README) ->
 
 def render_summary() -> str:
     """The main README's digest: each experiment's default run (cpu, seed 0), one row per arm with the
-    experiment's HEADLINE columns (under their short labels) beside the paper's figure. The full tables are in benchmarks/README.md."""
+    experiment's HEADLINE columns (under their short labels) beside the paper's figure. The full tables are
+    in benchmarks/README.md."""
     lines = ["| experiment | arm | condgan (CPU scale, seed 0) | paper |", "|---|---|---|---|"]
     for name in EXPERIMENTS:
         exp = importlib.import_module(f"benchmarks.{name}")

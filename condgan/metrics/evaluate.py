@@ -52,13 +52,13 @@ def extract(net: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor |
             keep_images: bool = False) -> Features:
     """Run `net` over batches of (uint8 NCHW images, labels) and gather features in float64."""
     pools, logits, labels, images = [], [], [], []
+    on_cpu = torch.device(device).type == "cpu"
     for x, y in batches:
-        # on a CPU, sub-batches of 50 stay in cache: ~20% more images/s than 250 at once, same features
-        parts = [net(c.to(device)) for c in (x.split(50) if torch.device(device).type == "cpu" else [x])]
-        out = {k: None if parts[0].get(k) is None else torch.cat([p[k] for p in parts]) for k in parts[0]}
-        pools.append(out["pool"].double().cpu())
-        if out.get("logits") is not None:
-            logits.append(out["logits"].double().cpu())
+        for part in x.split(50) if on_cpu else (x,):  # CPU: sub-batches of 50 stay in cache (~20% more images/s)
+            out = net(part.to(device))
+            pools.append(out["pool"].double().cpu())
+            if out.get("logits") is not None:
+                logits.append(out["logits"].double().cpu())
         if y is not None:
             labels.append(y.cpu().long())
         if keep_images:
