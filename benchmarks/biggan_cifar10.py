@@ -28,7 +28,8 @@ SCALES = {
     "cpu": {"preset": "cifar10-biggan", "minutes_per_arm": "14-15",
             "overrides": {"G.ch": 8, "D.ch": 8, "G.attn_res": None, "D.attn_res": None, "train.d_steps": 2,
                           "train.batch_size": 64, "train.steps": 3600, "train.ema_start": 200,
-                          "train.ema_decay": 0.999, "train.threads": 2, "train.device": "cpu", "train.channels_last": True,
+                          "train.ema_decay": 0.999, "train.threads": 2, "train.device": "cpu",
+                          "train.channels_last": True,
                           "train.log_every": 20, "train.grid_every": 1200, "train.ckpt_every": 450,
                           "train.keep_ckpts": 1000},
             "eval": {"inception": True, "samples": 2000, "real_samples": 10000, "real_split": "test",
@@ -44,9 +45,10 @@ SCALES = {
                        "classifier_epochs": 1, "classifier_width": 4, "truncation_samples": 50}},
 }
 CURVE_KEYS = ["D/loss", "G/loss", "G/ortho"]
+# the main README's digest (benchmarks.common.render_summary): column title -> its short label
 HEADLINE = {"FID (Inception; FID-Nk = N thousand samples)": "Inception",
             "precision, trunc. 2 → 0.25 (classifier)": "precision, trunc. 2 → 0.25",
-            "recall, trunc. 2 → 0.25 (classifier)": "recall, trunc. 2 → 0.25"}  # the main README's digest: column -> its short label
+            "recall, trunc. 2 → 0.25 (classifier)": "recall, trunc. 2 → 0.25"}
 COLUMNS = [
     ("FID (Inception; FID-Nk = N thousand samples)",
      lambda a: f"FID-{a['metrics']['fid_inception_samples'] // 1000}k {a['metrics']['fid_inception']:.1f}"

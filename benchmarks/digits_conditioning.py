@@ -43,7 +43,8 @@ SCALES = {
               "eval": {"samples": 100}},
 }
 CURVE_KEYS = ["D/loss", "G/loss", "D/cond", "G/cond"]
-HEADLINE = {"conditioning accuracy": "conditioning accuracy"}  # the main README's digest: column -> its short label
+# the main README's digest (benchmarks.common.render_summary): column title -> its short label
+HEADLINE = {"conditioning accuracy": "conditioning accuracy"}
 COLUMNS = [
     ("conditioning accuracy", lambda a: a["metrics"].get("accuracy")),
     ("classifier on held-out real digits", lambda a: a["metrics"].get("held_out")),

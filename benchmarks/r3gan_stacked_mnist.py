@@ -53,7 +53,8 @@ SCALES = {
               "eval": {"samples": 200, "curve_samples": 100, "limit": 256}},
 }
 CURVE_KEYS = ["D/loss", "G/loss", "D/r1", "D/r2"]
-HEADLINE = {"modes (of 1000)": "modes", "reverse KL": "reverse KL"}  # the main README's digest: column -> its short label
+# the main README's digest (benchmarks.common.render_summary): column title -> its short label
+HEADLINE = {"modes (of 1000)": "modes", "reverse KL": "reverse KL"}
 COLUMNS = [
     ("modes (of 1000)", lambda a: a["metrics"].get("modes")),
     ("reverse KL", lambda a: a["metrics"].get("reverse_kl")),

@@ -46,8 +46,9 @@ SCALES = {
                        "classifier_epochs": 1, "classifier_width": 4, "msssim_pairs": 4}},
 }
 CURVE_KEYS = ["probe/feature_norm", "probe/cond_grad_norm", "D/cond", "G/cond", "D/loss", "G/loss"]
+# the main README's digest (benchmarks.common.render_summary): column title -> its short label
 HEADLINE = {"FID (Inception; FID-Nk = N thousand samples)": "Inception", "accuracy (CIFAR-10 classifier)":
-            "class accuracy", "MS-SSIM fake / real": "MS-SSIM fake / real"}  # the main README's digest: column -> its short label
+            "class accuracy", "MS-SSIM fake / real": "MS-SSIM fake / real"}
 COLUMNS = [
     ("FID (Inception; FID-Nk = N thousand samples)",
      lambda a: f"FID-{a['metrics']['fid_inception_samples'] // 1000}k {a['metrics']['fid_inception']:.1f}"
