@@ -25,16 +25,8 @@ ARMS = [
     Arm("biggan+ortho", {"loss.g_ortho": 1e-4}, paper="β = 1e-4 (BigGAN §3.1)"),
 ]
 SCALES = {
-    "cpu": {"preset": "cifar10-biggan", "minutes_per_arm": "14-15",
-            "overrides": {"G.ch": 8, "D.ch": 8, "G.attn_res": None, "D.attn_res": None, "train.d_steps": 2,
-                          "train.batch_size": 64, "train.steps": 3600, "train.ema_start": 200,
-                          "train.ema_decay": 0.999, "train.threads": 2, "train.device": "cpu",
-                          "train.channels_last": True,
-                          "train.log_every": 20, "train.grid_every": 1200, "train.ckpt_every": 450,
-                          "train.keep_ckpts": 1000},
-            "eval": {"inception": True, "samples": 2000, "real_samples": 10000, "real_split": "test",
-                     "curve_samples": 1000, "inception_curve_every": 2, "classifier_epochs": 10,
-                     "classifier_width": 32, "truncation_samples": 2000}},
+    "cpu": {"preset": "cifar10-biggan", "overrides": cifar10.CPU_OVERRIDES,
+            "eval": {**cifar10.CPU_EVAL, "inception_curve_every": 2, "truncation_samples": 2000}},
     "gpu": {"preset": "cifar10-biggan",  # StudioGAN's full BigGAN, 100k steps
             "overrides": {"train.keep_ckpts": 1000},
             "eval": {"inception": True, "samples": 50000, "real_samples": 50000, "real_split": "train",
@@ -49,6 +41,11 @@ CURVE_KEYS = ["D/loss", "G/loss", "G/ortho"]
 HEADLINE = {"FID (Inception; FID-Nk = N thousand samples)": "Inception",
             "precision, trunc. 2 → 0.25 (classifier)": "precision, trunc. 2 → 0.25",
             "recall, trunc. 2 → 0.25 (classifier)": "recall, trunc. 2 → 0.25"}
+# the run-to-run spread over seeds (benchmarks.common.render_spread): label -> number
+SPREAD = [("Inception FID", lambda a: a["metrics"].get("fid_inception")),
+          *[(f"classifier FID, trunc. {t:g}", lambda a, t=t: _at(a, t, "fid_classifier")) for t in (2.0, 1.0, 0.5)],
+          ("precision, trunc. 1", lambda a: _at(a, 1.0, "precision_classifier")),
+          ("recall, trunc. 1", lambda a: _at(a, 1.0, "recall_classifier"))]
 COLUMNS = [
     ("FID (Inception; FID-Nk = N thousand samples)",
      lambda a: f"FID-{a['metrics']['fid_inception_samples'] // 1000}k {a['metrics']['fid_inception']:.1f}"
@@ -59,6 +56,10 @@ COLUMNS = [
     ("recall, trunc. 2 → 0.25 (classifier)", lambda a: _sweep(a, "recall_classifier")),
     ("IS (classifier), trunc. 2 → 0.25", lambda a: _sweep(a, "is_mean_classifier")),
 ]
+
+
+def _at(a, threshold: float, key: str) -> float | None:
+    return next((r[key] for r in a["metrics"].get("truncation", []) if r["truncation"] == threshold), None)
 
 
 def _sweep(a, key) -> str | None:

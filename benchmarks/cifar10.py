@@ -21,6 +21,16 @@ import torch
 from benchmarks.common import CACHE, SHARED_DATA
 
 JPEG_NPZ = SHARED_DATA / "cifar10_jpeg_bytes.npz"
+CPU_OVERRIDES = {  # both CIFAR experiments' CPU size: a width-8 BigGAN, 3,600 steps x 64 (benchmarks/README.md)
+    "G.ch": 8, "D.ch": 8, "G.attn_res": None, "D.attn_res": None, "train.d_steps": 2, "train.batch_size": 64,
+    "train.steps": 3600, "train.ema_start": 200, "train.ema_decay": 0.999, "train.threads": 2, "train.device": "cpu",
+    "train.channels_last": True, "train.log_every": 20, "train.grid_every": 1200, "train.ckpt_every": 450,
+    "train.keep_ckpts": 1000,
+}
+CPU_EVAL = {  # ... and what both evaluate: FID-2k against 10k real test images, FID-1k curves, the classifier
+    "inception": True, "samples": 2000, "real_samples": 10000, "real_split": "test", "curve_samples": 1000,
+    "classifier_epochs": 10, "classifier_width": 32,
+}
 SMOKE_OVERRIDES = {  # both CIFAR experiments' seconds-long size
     "G.ch": 2, "D.ch": 2, "G.attn_res": None, "D.attn_res": None, "G.shared_dim": 8, "train.d_steps": 1,
     "train.batch_size": 16, "train.steps": 4, "train.log_every": 2, "train.grid_every": 4, "train.ckpt_every": 2,

@@ -136,8 +136,9 @@ def dry_run(exp: ModuleType, ctx: Context) -> None:
     defaults = _flat(Config().to_dict())
     print(f"# {exp.NAME} --scale {ctx.scale} --seed {ctx.seed}{' --smoke' if ctx.smoke else ''}: {exp.TITLE}")
     print(f"data: {ctx.data}\nruns: {ctx.runs}\nevaluation: {json.dumps(ctx.eval)}")
-    if "minutes_per_arm" in exp.SCALES[ctx.scale]:
-        print(f"estimated training minutes per arm (2 free CPU cores): {exp.SCALES[ctx.scale]['minutes_per_arm']}")
+    for r in (r for r in load_results(exp.NAME) if r["scale"] == ctx.scale and not r["smoke"]):
+        print(f"its committed run (seed {r['seed']}, {r['environment']['device']}): training "
+              f"{_span(minutes(r, 'train'))} min per arm, evaluation {_span(minutes(r, 'eval'))} min per arm")
     for arm in exp.ARMS:
         cfg = arm_config(ctx, arm)
         diff = {k: v for k, v in _flat(cfg.to_dict()).items() if defaults.get(k) != v and k != "description"}
@@ -246,9 +247,11 @@ def run(exp: ModuleType, argv: list[str] | None = None) -> dict[str, Any] | None
         speed = {"gflop_per_step": round(gflop, 3),
                  "gflop_per_sec": round(gflop * trained["steps_per_sec"], 2) if trained["steps_per_sec"] else None}
         print(f"[{arm.name}] evaluating", flush=True)
+        start = time.time()
         metrics = exp.evaluate(ctx, arm, folder, cfg, trained)
         arms[arm.name] = {"preset": arm.preset or ctx.preset, "overrides": arm.overrides, "paper": arm.paper,
                           "train": trained, "speed": speed, "metrics": metrics,
+                          "eval_seconds": round(time.time() - start, 1),
                           "curves": curves(folder, exp.CURVE_KEYS)}
         print(f"[{arm.name}] {json.dumps({**trained, **speed, **_scalars(metrics)})}", flush=True)
     result = {"experiment": exp.NAME, "title": exp.TITLE, "smoke": ctx.smoke, "scale": ctx.scale,
@@ -333,10 +336,69 @@ def render_section(exp: ModuleType, results: list[dict[str, Any]]) -> str:
             lines.append("| " + " | ".join(cells) + " |")
     b = results[0]["budget"]
     lines += ["", f"Budget per arm: {b['steps']:,} G steps × batch {b['batch_size']} ({b['kimg']} kimg), "
-              f"{b['d_steps']} D step(s) per G step; run on {results[0]['environment']['device']}, "
-              f"{results[0]['environment']['date']} (commit {results[0]['environment']['git_commit'][:8]})."]
+              f"{b['d_steps']} D step(s) per G step. " + "; ".join(
+                  f"{r['scale']} seed {r['seed']}: run on {r['environment']['device']}, {r['environment']['date']} "
+                  f"(commit {r['environment']['git_commit'][:8]})" for r in results) + "."]
+    lines += render_spread(exp, results)
     figs = sorted({f for r in results for f in r.get("figures", [])})
     lines += [""] + [f"![{Path(f).stem}](../{f})" for f in figs if not Path(f).is_absolute()]
+    return "\n".join(lines) + "\n"
+
+
+def render_spread(exp: ModuleType, results: list[dict[str, Any]]) -> list[str]:
+    """Where one scale has runs at several seeds: each of the experiment's SPREAD figures per arm, at every
+    seed, and its range (largest minus smallest): the run-to-run spread a rerun should fall within."""
+    out = []
+    for scale in sorted({r["scale"] for r in results if not r["smoke"]}):
+        runs = sorted((r for r in results if r["scale"] == scale and not r["smoke"]), key=lambda r: r["seed"])
+        if len(runs) < 2 or not getattr(exp, "SPREAD", None):
+            continue
+        seeds = [r["seed"] for r in runs]
+        out += ["", f"Run-to-run spread ({scale} scale, seeds {', '.join(map(str, seeds))}): range = largest − "
+                    "smallest over the seeds.", "",
+                "| arm | figure | " + " | ".join(f"seed {s}" for s in seeds) + " | range |",
+                "|" + "---|" * (len(seeds) + 3)]
+        for name in runs[0]["arms"]:
+            for label, f in exp.SPREAD:
+                vals = [f(r["arms"][name]) if name in r["arms"] else None for r in runs]
+                known = [v for v in vals if v is not None]
+                rng = fmt(max(known) - min(known)) if len(known) > 1 else "–"
+                out.append(f"| {name} | {label} | " + " | ".join(fmt(v) for v in vals) + f" | {rng} |")
+    return out
+
+
+def minutes(result: dict[str, Any], part: str) -> list[float]:
+    """Each arm's measured minutes of `part` ('train' or 'eval') in a result (eval: recorded since 2026-11-30)."""
+    secs = [a["train"]["wall_seconds"] if part == "train" else a.get("eval_seconds") for a in result["arms"].values()]
+    return [x / 60 for x in secs if x is not None]
+
+
+def _span(xs: list[float], digits: int = 2) -> str:
+    if not xs:
+        return "not recorded"
+    lo, hi = fmt(min(xs), digits), fmt(max(xs), digits)
+    return lo if lo == hi else f"{lo}–{hi}"
+
+
+def render_sizing() -> str:
+    """benchmarks/README.md's sizing table, from each experiment's default run (cpu, seed 0): what every arm
+    shares, its step's FLOPs and the measured times, so that no time is copied by hand."""
+    head = ["experiment", "network (all arms)", "GFLOP / step", "ms / step in the run", "steps × batch",
+            "training min / arm", "arms", "evaluation min / arm"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name in EXPERIMENTS:
+        runs = [r for r in load_results(name) if r["scale"] == "cpu" and r["seed"] == 0 and not r["smoke"]]
+        if not runs:
+            continue
+        r, b = runs[0], runs[0]["budget"]
+        shared = r["shared_overrides"]
+        net = f"{b['arch']} ch {b['g_ch']}" + (", no attention" if shared.get("G.attn_res", 0) is None else "") + \
+            f", {b['d_steps']} D step(s), " + ("NHWC" if shared.get("train.channels_last") else "NCHW")
+        arms = list(r["arms"].values())
+        cells = [f"`{name}`", net, _span([a["speed"]["gflop_per_step"] for a in arms], 3),
+                 _span([a["train"]["sec_per_step"] * 1000 for a in arms], 3), f"{b['steps']:,} × {b['batch_size']}",
+                 _span(minutes(r, "train")), str(len(arms)), _span(minutes(r, "eval"))]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -360,6 +422,7 @@ def load_results(name: str) -> list[dict[str, Any]]:
 def update_table(exp: ModuleType, table: Path = TABLE, readme: Path = README) -> None:
     """Re-render the experiment's block of the results table, and the main README's digest, from the JSON."""
     replace_block(table, exp.NAME, render_section(exp, load_results(exp.NAME)))
+    replace_block(table, "sizing", render_sizing())
     replace_block(readme, "summary", render_summary())
 
 

@@ -33,7 +33,7 @@ ARMS = [
 ]
 
 SCALES = {
-    "cpu": {"preset": "digits", "minutes_per_arm": "2.5-3",
+    "cpu": {"preset": "digits",
             "overrides": {"train.steps": 1000, "train.device": "cpu", "train.threads": 2, "train.keep_ckpts": 1},
             "eval": {"samples": 1000}},
     "gpu": {"preset": "digits", "overrides": {"train.steps": 1000, "train.keep_ckpts": 1},
@@ -45,6 +45,8 @@ SCALES = {
 CURVE_KEYS = ["D/loss", "G/loss", "D/cond", "G/cond"]
 # the main README's digest (benchmarks.common.render_summary): column title -> its short label
 HEADLINE = {"conditioning accuracy": "conditioning accuracy"}
+# the run-to-run spread over seeds (benchmarks.common.render_spread): label -> number
+SPREAD = [("conditioning accuracy", lambda a: a["metrics"].get("accuracy"))]
 COLUMNS = [
     ("conditioning accuracy", lambda a: a["metrics"].get("accuracy")),
     ("classifier on held-out real digits", lambda a: a["metrics"].get("held_out")),

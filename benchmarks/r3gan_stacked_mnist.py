@@ -34,7 +34,7 @@ _NARROW_BIGGAN = {  # cpu: R3GAN's grouped convolutions cost ~4 s per step on 2 
     "G.attn_res": None, "D.attn_res": None, "train.standing_stats": 16,
 }
 SCALES = {
-    "cpu": {"preset": "stacked-mnist-r3gan", "minutes_per_arm": "12-14",
+    "cpu": {"preset": "stacked-mnist-r3gan",
             "overrides": {**_NARROW_BIGGAN, "loss.r1_gamma": 0.05, "train.batch_size": 64, "train.steps": 2700,
                           "train.precision": "fp32", "train.threads": 2, "train.device": "cpu",
                           "train.channels_last": True,
@@ -56,6 +56,8 @@ SCALES = {
 CURVE_KEYS = ["D/loss", "G/loss", "D/r1", "D/r2"]
 # the main README's digest (benchmarks.common.render_summary): column title -> its short label
 HEADLINE = {"modes (of 1000)": "modes", "reverse KL": "reverse KL"}
+# the run-to-run spread over seeds (benchmarks.common.render_spread): label -> number
+SPREAD = [("modes", lambda a: a["metrics"].get("modes")), ("reverse KL", lambda a: a["metrics"].get("reverse_kl"))]
 COLUMNS = [
     ("modes (of 1000)", lambda a: a["metrics"].get("modes")),
     ("reverse KL", lambda a: a["metrics"].get("reverse_kl")),

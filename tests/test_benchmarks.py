@@ -63,6 +63,28 @@ def test_table_in_readme_is_exactly_the_rendering_of_the_json_files():
         assert block == common.render_section(exp, common.load_results(name))
 
 
+def test_sizing_table_is_exactly_the_rendering_of_the_json_files():
+    block = common.TABLE.read_text().split("<!-- results:sizing -->\n", 1)[1].split("<!-- /results:sizing -->", 1)[0]
+    assert block == common.render_sizing() and "`biggan_cifar10`" in block
+
+
+def _fake_result(seed, modes, scale="cpu"):
+    arms = {name: {"metrics": {"modes": modes + i, "reverse_kl": 1.0}, "train": {"diverged": None,
+                   "steps_per_sec": 1.0, "wall_seconds": 60.0, "sec_per_step": 0.3}, "speed": {"gflop_per_sec": 1.0},
+                   "paper": "", "curves": {}} for i, name in enumerate(["a", "b"])}
+    return {"scale": scale, "seed": seed, "smoke": False, "arms": arms, "budget": {"steps": 10, "batch_size": 2,
+            "kimg": 0.0, "d_steps": 1}, "environment": {"device": "cpu", "date": "d", "git_commit": "0" * 40}}
+
+
+def test_spread_over_seeds_is_the_range_of_each_figure():
+    exp = importlib.import_module("benchmarks.r3gan_stacked_mnist")
+    text = common.render_section(exp, [_fake_result(0, 600), _fake_result(1, 650), _fake_result(2, 630),
+                                       _fake_result(0, 999, scale="gpu")])
+    assert "seeds 0, 1, 2" in text and "| a | modes | 600 | 650 | 630 | 50 |" in text
+    assert "| b | reverse KL | 1 | 1 | 1 | 0 |" in text and "gpu scale" not in text  # one gpu seed: no spread
+    assert "cpu seed 1: run on cpu" in text
+
+
 def test_readme_digest_is_exactly_the_rendering_of_the_json_files():
     block = common.README.read_text().split("<!-- results:summary -->\n", 1)[1].split("<!-- /results:summary -->", 1)[0]
     assert block == common.render_summary()
