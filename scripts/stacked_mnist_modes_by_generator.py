@@ -11,26 +11,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from condgan.config import config_from_dict
 from condgan.io import read_checkpoint
-from condgan.metrics.modes import digit_classes, load_mnist_classifier, mode_coverage
+from condgan.metrics.modes import generator_modes, load_mnist_classifier
 from condgan.models import build_networks
-from condgan.sample import to_uint8
 from condgan.training.checkpoint import list_checkpoints
-
-
-@torch.no_grad()
-def modes(G: torch.nn.Module, classifier: torch.nn.Module, n: int, batch_stats: bool, batch: int = 500) -> int:
-    G.train(batch_stats)
-    classes = []
-    for b in range(n // batch):
-        z = torch.randn(batch, G.z_dim, generator=torch.Generator().manual_seed(b))
-        x = to_uint8(G(z, torch.zeros(batch, dtype=torch.long))).permute(0, 3, 1, 2)
-        classes.append(digit_classes(x, classifier))
-    return int(mode_coverage(np.concatenate(classes))["modes"])
 
 
 def main() -> None:
@@ -53,7 +40,7 @@ def main() -> None:
             counts = []
             for key in ("G_ema", "G"):
                 G.load_state_dict(state[key])
-                counts += [modes(G, classifier, args.n, False), modes(G, classifier, args.n, True)]
+                counts += [generator_modes(G, classifier, args.n, batch_stats=b) for b in (False, True)]
             print(f"| {run.name} | {step:,} | " + " | ".join(map(str, counts)) + " |", flush=True)
 
 

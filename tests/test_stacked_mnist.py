@@ -107,24 +107,21 @@ def test_real_mnist_source():
     assert len(test) == 10000
 
 
-def test_modes_by_generator_script_counts_each_generator(tmp_path, monkeypatch, capsys):
-    """scripts/stacked_mnist_modes_by_generator.py: a constant generator covers one mode, and the script reads
-    a tiny unconditional Stacked-MNIST run's checkpoints (EMA and raw G, stored and batch statistics)."""
-    import importlib.util
+def test_modes_by_generator_script_counts_each_generator(tmp_path):
+    """condgan.metrics.modes.generator_modes: a constant generator covers one mode; and
+    scripts/stacked_mnist_modes_by_generator.py reads a tiny unconditional Stacked-MNIST run's checkpoints
+    (EMA and raw G, stored and batch statistics)."""
+    import subprocess
     import sys
     import condgan
-    from condgan.metrics.modes import load_mnist_classifier
-    path = Path(__file__).resolve().parents[1] / "scripts" / "stacked_mnist_modes_by_generator.py"
-    spec = importlib.util.spec_from_file_location("modes_by_generator", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    from condgan.metrics.modes import generator_modes, load_mnist_classifier
 
     class Constant(nn.Module):
         z_dim = 4
 
         def forward(self, z, y):
             return torch.zeros(len(z), 3, 32, 32) + torch.linspace(-1, 1, 3)[None, :, None, None]
-    assert script.modes(Constant(), load_mnist_classifier(), 1000, batch_stats=False) == 1
+    assert generator_modes(Constant(), load_mnist_classifier(), 700) == 1
 
     images, labels = synthetic_mnist(per_digit=20)
     np.savez(tmp_path / "mnist.npz", x_train=images, y_train=labels, x_test=images, y_test=labels)
@@ -134,10 +131,10 @@ def test_modes_by_generator_script_counts_each_generator(tmp_path, monkeypatch, 
         "train.ckpt_every=2", "train.grid_every=4", "train.log_every=2", "train.standing_stats=1",
         "train.precision=fp32", "train.device=cpu", "schedule.burn_in_kimg=0"])
     condgan.train(cfg, tmp_path / "run", progress=False)
-    monkeypatch.setattr(sys, "argv", ["x", str(tmp_path / "run"), "--every", "1", "--n", "500"])
-    script.main()
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("| run | step | G_ema |")
-    rows = [line.split(" | ") for line in lines[2:]]
+    script = Path(__file__).resolve().parents[1] / "scripts" / "stacked_mnist_modes_by_generator.py"
+    out = subprocess.run([sys.executable, str(script), str(tmp_path / "run"), "--every", "1", "--n", "500"],
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out[0].startswith("| run | step | G_ema |")
+    rows = [line.split(" | ") for line in out[2:]]
     assert [r[:2] for r in rows] == [["| run", "2"], ["| run", "4"]]
     assert all(1 <= int(c.strip(" |")) <= 1000 for r in rows for c in r[2:])

@@ -114,3 +114,20 @@ def mode_coverage(classes: np.ndarray | torch.Tensor, num_modes: int = 1000) -> 
     p = np.bincount(c, minlength=num_modes) / c.size
     seen = p[p > 0]
     return {"modes": int(seen.size), "reverse_kl": float(np.sum(seen * np.log(seen * num_modes)))}
+
+
+@torch.no_grad()
+def generator_modes(G: nn.Module, classifier: nn.Module, n: int, batch_stats: bool = False,
+                    batch: int = 500) -> int:
+    """Modes (of 1000) of `n` samples of an unconditional generator network (G(z, y) in [-1, 1]), latents
+    seeded per batch, so that two generators (an EMA and its raw G) are compared on the same latents.
+    `batch_stats`: BatchNorm uses each batch's statistics instead of its stored ones."""
+    from ..sample import to_uint8
+    G.train(batch_stats)
+    classes = []
+    for b in range(-(-n // batch)):
+        m = min(batch, n - b * batch)
+        z = torch.randn(m, G.z_dim, generator=torch.Generator().manual_seed(b))
+        x = to_uint8(G(z, torch.zeros(m, dtype=torch.long))).permute(0, 3, 1, 2)
+        classes.append(digit_classes(x, classifier))
+    return int(mode_coverage(np.concatenate(classes))["modes"])
