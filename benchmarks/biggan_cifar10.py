@@ -102,14 +102,13 @@ def figures(ctx, result) -> list:
     for i, (name, a) in enumerate(result["arms"].items()):
         curve = a["metrics"].get("curve", [])
         key = "fid_inception" if any(c.get("fid_inception") is not None for c in curve) else "fid_classifier"
-        counts = sorted({c.get(f"{key}_samples") for c in curve if c.get(key) is not None}, key=str)
+        counts = sorted({c.get(f"{key}_samples") for c in curve if c.get(key) is not None}, key=lambda n: n or 0)
         for n in counts:  # one line per sample count: FID-2k reads lower than FID-1k, so they are not joined
             pts = [(c["step"], c["seconds"] / 60, c[key]) for c in curve
                    if c.get(key) is not None and c.get(f"{key}_samples") == n]
             steps, minutes, fid = zip(*pts)
             label = f"{name} ({key.removeprefix('fid_')} FID" + (f"-{n // 1000}k)" if n else ")")
-            style = {"color": f"C{i}", "marker": "o" if n == min(counts, key=lambda c: c or 0) else "s",
-                     "label": label}
+            style = {"color": f"C{i}", "marker": "o" if n == counts[0] else "s", "label": label}
             axes[0].plot(steps, fid, **style)
             axes[1].plot(minutes, fid, **style)
         sweep = a["metrics"].get("truncation", [])

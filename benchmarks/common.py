@@ -387,10 +387,10 @@ def render_sizing() -> str:
             "training min / arm", "arms", "evaluation min / arm"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name in EXPERIMENTS:
-        runs = [r for r in load_results(name) if r["scale"] == "cpu" and r["seed"] == 0 and not r["smoke"]]
-        if not runs:
+        r = default_run(name)
+        if r is None:
             continue
-        r, b = runs[0], runs[0]["budget"]
+        b = r["budget"]
         shared = r["shared_overrides"]
         net = f"{b['arch']} ch {b['g_ch']}" + (", no attention" if shared.get("G.attn_res", 0) is None else "") + \
             f", {b['d_steps']} D step(s), " + ("NHWC" if shared.get("train.channels_last") else "NCHW")
@@ -419,6 +419,11 @@ def load_results(name: str) -> list[dict[str, Any]]:
     return [json.loads(p.read_text()) for p in files]
 
 
+def default_run(name: str) -> dict[str, Any] | None:
+    """The experiment's default result (cpu scale, seed 0), which the digest and the sizing table show."""
+    return next((r for r in load_results(name) if r["scale"] == "cpu" and r["seed"] == 0 and not r["smoke"]), None)
+
+
 def update_table(exp: ModuleType, table: Path = TABLE, readme: Path = README) -> None:
     """Re-render the experiment's block of the results table, and the main README's digest, from the JSON."""
     replace_block(table, exp.NAME, render_section(exp, load_results(exp.NAME)))
@@ -433,10 +438,10 @@ def render_summary() -> str:
     lines = ["| experiment | arm | condgan (CPU scale, seed 0) | paper |", "|---|---|---|---|"]
     for name in EXPERIMENTS:
         exp = importlib.import_module(f"benchmarks.{name}")
-        runs = [r for r in load_results(name) if r["scale"] == "cpu" and r["seed"] == 0 and not r["smoke"]]
+        run = default_run(name)
         columns = [(exp.HEADLINE[title], f) for title, f in exp.COLUMNS if title in exp.HEADLINE]
         for arm in exp.ARMS:
-            a = runs[0]["arms"].get(arm.name) if runs else None
+            a = run["arms"].get(arm.name) if run else None
             ours = "; ".join(f"{title}: {fmt(f(a))}" for title, f in columns) if a else "not yet run"
             lines.append(f"| `{name}` | {arm.name} | {ours} | {arm.paper or '–'} |")
     return "\n".join(lines) + "\n"
