@@ -61,6 +61,8 @@ SMOKE_SIZES = {
     "cifar10-reacgan": SMOKE_BIGGAN + ["D.embed_dim=8"],
     "cifar10-r3gan": ["G.widths=[8,8,8]", "D.widths=[8,8,8]", "G.blocks=1", "D.blocks=1", "G.group_size=4",
                       "D.group_size=4", "G.z_dim=4", "G.shared_dim=4"],
+    "stacked-mnist-r3gan": ["G.widths=[8,8,8,8]", "D.widths=[8,8,8,8]", "G.blocks=1", "D.blocks=1",
+                           "G.group_size=4", "D.group_size=4", "G.z_dim=4", "train.batch_size=4"],
     "digits": ["G.ch=1", "D.ch=1", "G.z_dim=6", "G.shared_dim=4", "G.attn_res=0", "D.attn_res=0",
                "train.batch_size=8"],
 }
@@ -408,8 +410,11 @@ SPEED = [  # case, preset, overrides: fast = channels-last + fused Adam (+ bf16)
     ("r3gan-fast-bf16-no-r1r2", "cifar10-r3gan", ["train.channels_last=true", "loss.r1_gamma=0", "loss.r2_gamma=0"]),
     ("r3gan-fast-fp32-r1r2", "cifar10-r3gan", ["train.channels_last=true", "train.precision=fp32"]),
     ("r3gan-plain-r1r2", "cifar10-r3gan", ["train.plain=true"]),
+    # r3gan_stacked_mnist --scale gpu's step (40k of them): its GPU-hours, which 60 CPU-minutes cannot replace
+    ("stackedmnist-r3gan-bf16", "stacked-mnist-r3gan", ["train.channels_last=true"]),
 ]
-IN_SMOKE = {"biggan-fast-fp32", "biggan-plain", "reacgan-fast-bf16", "r3gan-fast-bf16-r1r2", "r3gan-fast-bf16-no-r1r2"}
+IN_SMOKE = {"biggan-fast-fp32", "biggan-plain", "reacgan-fast-bf16", "r3gan-fast-bf16-r1r2", "r3gan-fast-bf16-no-r1r2",
+            "stackedmnist-r3gan-bf16"}
 COMPILE = [(f"{n.split('-')[0]}-compile-{p}", preset, [o for o in extra if "precision" not in o]
             + [f"train.precision={p}", "train.compile=default"])
            for p in ("bf16", "fp32") for n, preset, extra in SPEED if "fast-bf16" in n and "no-r1r2" not in n]
@@ -945,6 +950,10 @@ def render_markdown(report: dict, short: bool = False) -> str:
     if r1.get("ms_per_step") and r0.get("ms_per_step"):
         lines += ["", f"R1 + R2 on cifar10-r3gan: {r1['ms_per_step']} vs {r0['ms_per_step']} ms per step "
                       f"({r1['ms_per_step'] / r0['ms_per_step']:.2f}×)."]
+    sm = by.get("stackedmnist-r3gan-bf16", {}).get("detail", {})
+    if sm.get("ms_per_step"):
+        lines += ["", f"r3gan_stacked_mnist --scale gpu (the stacked-mnist-r3gan preset): {sm['ms_per_step']} ms "
+                      f"per step, so {sm['run_hours']} GPU-hours of training per arm (4 arms)."]
     if short:
         lines += [""]
     q = by.get("quality-clock", {})

@@ -94,6 +94,7 @@ def bench(preset: str, overrides: list[str] | None = None, steps: int = 20, warm
             "ms_per_step": round(timing["ms_per_step"], 2), "images_per_sec": round(timing["images_per_sec"], 1),
             "peak_memory_gib": round(peak, 3), "gflop_per_step": round(flops / 1e9, 3),
             "achieved_tflops": round(achieved, 4), "mfu": _mfu(achieved, name, cfg), "steps_timed": steps,
+            "run_hours": round(timing["ms_per_step"] * cfg.train.steps / 3.6e6, 3),  # the config's whole run
             "options": {k: getattr(cfg.train, k) for k in ("channels_last", "compile", "plain")}}
 
 

@@ -68,6 +68,13 @@ def test_results_fit_what_comes_back(smoke):
     assert cases["profile-biggan"]["detail"]["top"], "profile has no rows"
 
 
+def test_report_sizes_the_stacked_mnist_gpu_run_from_its_measured_step(smoke):
+    out, _, cases = smoke
+    d = cases["stackedmnist-r3gan-bf16"]["detail"]
+    assert abs(d["run_hours"] - d["ms_per_step"] * 40_000 / 3.6e6) < 2e-3  # the preset's 40k steps
+    assert f"{d['run_hours']} GPU-hours of training per arm" in (out / "gpu-report.md").read_text()
+
+
 def test_decode_matches_the_shared_decoder(tmp_path):
     """The kit's parallel decoder gives the same pixels as a one-by-one PIL decode."""
     from PIL import Image
