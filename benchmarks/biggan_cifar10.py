@@ -68,6 +68,7 @@ def _sweep(a, key) -> str | None:
 
 
 prepare = cifar10.prepare
+training_data = cifar10.training_data
 
 
 def evaluate(ctx, arm, run, cfg, trained) -> dict:

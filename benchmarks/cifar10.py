@@ -84,14 +84,20 @@ def prepare_classifier(data: Path, out_dir: Path, epochs: int, width: int) -> Pa
     return out
 
 
+def training_data(ctx) -> None:
+    """What training reads: the JPEG copy decoded once (ctx.data then names the decoded npz)."""
+    if not ctx.data.endswith(".npz") or "cifar10_jpeg_bytes" in ctx.data:
+        ctx.data = str(prepare_data(ctx.data if ctx.data.endswith(".npz") else JPEG_NPZ,
+                                    ctx.out if ctx.smoke else CACHE, ctx.eval.get("limit")))
+
+
 def prepare(ctx) -> None:
     """Data (decoded once), the classifier, the feature networks and the real features (cached)."""
     from condgan.metrics.evaluate import cached_real_features, feature_network, read_image_set
     from condgan.metrics.weights import cache_dir
     e = ctx.eval
     out_dir = ctx.out if ctx.smoke else CACHE
-    if not ctx.data.endswith(".npz") or "cifar10_jpeg_bytes" in ctx.data:
-        ctx.data = str(prepare_data(ctx.data if ctx.data.endswith(".npz") else JPEG_NPZ, out_dir, e.get("limit")))
+    training_data(ctx)
     clf = prepare_classifier(Path(ctx.data), out_dir, e["classifier_epochs"], e["classifier_width"])
     cache = None if ctx.smoke else cache_dir() / "stats"
     nets = {"classifier": feature_network(str(clf), None, ctx.device)[0]}

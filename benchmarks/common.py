@@ -94,6 +94,8 @@ def parse_args(exp: ModuleType, argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--data", help=f"data source (default: {exp.DEFAULT_DATA})")
     p.add_argument("--runs", help="folder for the run folders (default runs/benchmarks/NAME/SCALE-seedS)")
     p.add_argument("--device", default="auto")
+    p.add_argument("--reproduce", type=int, metavar="STEPS",
+                   help="retrain each arm's first STEPS steps and compare with the committed result's curves")
     return p.parse_args(argv)
 
 
@@ -231,6 +233,9 @@ def run(exp: ModuleType, argv: list[str] | None = None) -> dict[str, Any] | None
     if args.dry_run:
         dry_run(exp, ctx)
         return None
+    if args.reproduce:
+        from benchmarks.reproduce import reproduce
+        raise SystemExit(reproduce(exp, ctx, args.reproduce))
     torch.manual_seed(ctx.seed)
     command = f"python -m benchmarks.{exp.NAME} --scale {ctx.scale} --seed {ctx.seed}" + \
         (" --smoke" if ctx.smoke else "") + (f" --data {args.data}" if args.data else "")

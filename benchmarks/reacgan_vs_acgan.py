@@ -72,6 +72,7 @@ def _best_last(curve) -> str | None:
 
 
 prepare = cifar10.prepare
+training_data = cifar10.training_data
 
 
 def evaluate(ctx, arm, run, cfg, trained) -> dict:
