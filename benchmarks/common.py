@@ -386,23 +386,26 @@ def _span(xs: list[float], digits: int = 2) -> str:
 
 
 def render_sizing() -> str:
-    """benchmarks/README.md's sizing table, from each experiment's default run (cpu, seed 0): what every arm
-    shares, its step's FLOPs and the measured times, so that no time is copied by hand."""
+    """benchmarks/README.md's sizing table, from each experiment's CPU-scale results (every seed): what every
+    arm shares (from the default run), its step's FLOPs and the measured times, so no time is copied by hand."""
     head = ["experiment", "network (all arms)", "GFLOP / step", "ms / step in the run", "steps × batch",
-            "training min / arm", "arms", "evaluation min / arm"]
+            "training min / arm", "arms", "seeds", "evaluation min / arm"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name in EXPERIMENTS:
         r = default_run(name)
         if r is None:
             continue
+        runs = sorted((x for x in load_results(name) if x["scale"] == "cpu" and not x["smoke"]),
+                      key=lambda x: x["seed"])
         b = r["budget"]
         shared = r["shared_overrides"]
         net = f"{b['arch']} ch {b['g_ch']}" + (", no attention" if shared.get("G.attn_res", 0) is None else "") + \
             f", {b['d_steps']} D step(s), " + ("NHWC" if shared.get("train.channels_last") else "NCHW")
-        arms = list(r["arms"].values())
+        arms = [a for x in runs for a in x["arms"].values()]
         cells = [f"`{name}`", net, _span([a["speed"]["gflop_per_step"] for a in arms], 3),
                  _span([a["train"]["sec_per_step"] * 1000 for a in arms], 3), f"{b['steps']:,} × {b['batch_size']}",
-                 _span(minutes(r, "train")), str(len(arms)), _span(minutes(r, "eval"))]
+                 _span([m for x in runs for m in minutes(x, "train")]), str(len(r["arms"])),
+                 ", ".join(str(x["seed"]) for x in runs), _span([m for x in runs for m in minutes(x, "eval")])]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -81,7 +81,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         if not (args.real and args.fake):
             raise UsageError("condgan evaluate: give a run/checkpoint, or both --real and --fake image sets")
         fake_images, fake_labels, _ = read_image_set(args.fake)
-        real_images, real_labels, real_name = read_image_set(args.real)
+        real_images, real_labels, real_name = read_image_set(args.real, split=args.real_split)
         net, desc = feature_network(args.evaluator, args.inception_weights, device, fid_mode=args.fid_mode)
         real = cached_real_features(net, real_images, real_labels, device, cache, args.batch_size)
         from .metrics.evaluate import array_batches
@@ -97,7 +97,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         conditional = cfg.data.conditional
         sampler = load(ckpt, device=device)
         # the real images as the run saw them: its split, resolution, and one class when unconditional
-        real_images, real_labels, real_name = read_image_set(args.real or cfg.data.source, cfg.data)
+        real_images, real_labels, real_name = read_image_set(args.real or cfg.data.source, cfg.data,
+                                                             split=args.real_split)
         net, desc = feature_network(args.evaluator, args.inception_weights, device, sampler.num_classes,
                                     fid_mode=args.fid_mode)
         real = cached_real_features(net, real_images, real_labels, device, cache, args.batch_size)
@@ -106,7 +107,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         fake = extract(net, generator_batches(sampler, args.num_samples, args.truncation, args.seed, args.batch_size),
                        device, keep_images=keep_images)
         result.update(checkpoint=str(ckpt), step=sampler.step, truncation=args.truncation)
-    result.update(real=real_name, feature_network=desc)
+    split = args.real_split or (cfg.data.split if args.checkpoint is not None else "train")
+    result.update(real=real_name, real_split=split, feature_network=desc)
     result.update(compute_metrics(real, fake, metrics, fid_mode=args.fid_mode, conditional=conditional))
     for k, v in result.items():
         if not isinstance(v, dict):
@@ -270,6 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="inception, stacked-mnist (packaged MNIST classifier), or a domain evaluator file")
     e.add_argument("--inception-weights", help="pt_inception-2015-12-05-6726825d.pth or fid-helper's default_1.pt")
     e.add_argument("--real", help="real images (default: the run's training data)")
+    e.add_argument("--real-split", choices=["train", "test"],
+                   help="split of the real data source (default: the run's data.split; train for two sets)")
     e.add_argument("--fake", help="generated images (.npz from condgan sample, or any data source)")
     e.add_argument("--fid-mode", default="torch-fidelity", choices=["torch-fidelity", "pytorch-fid"])
     e.add_argument("--batch-size", type=int, default=200)

@@ -122,11 +122,13 @@ def cached_real_features(net: nn.Module, images: np.ndarray, labels: np.ndarray 
     return feats
 
 
-def read_image_set(source: str, data_cfg=None) -> tuple[np.ndarray, np.ndarray | None, str]:
+def read_image_set(source: str, data_cfg=None, split: str | None = None
+                   ) -> tuple[np.ndarray, np.ndarray | None, str]:
     """Images to evaluate: an .npz written by `condgan sample` (`images`, `labels`) or any data source.
 
     `data_cfg` (a run's `DataConfig`): a data source is read as the run saw it (`condgan.data.from_config`:
     split, resolution, one class when unconditional), and sampled labels become one class when unconditional.
+    `split` ('train' or 'test') replaces that split (default: the run's, or 'train' without a run).
     """
     from ..data import DataError, from_config, load_images
     if source.endswith(".npz") and Path(source).is_file():
@@ -136,7 +138,8 @@ def read_image_set(source: str, data_cfg=None) -> tuple[np.ndarray, np.ndarray |
                 if labels is not None and data_cfg is not None and not data_cfg.conditional:
                     labels = np.zeros_like(labels)
                 return f["images"], labels, source
-    data = from_config(data_cfg, source=source) if data_cfg is not None else load_images(source)
+    data = from_config(data_cfg, source=source, split=split) if data_cfg is not None else \
+        load_images(source, split=split or "train")
     if data.images is None:
         raise DataError(f"'{source}' is too large to hold in memory for evaluation (more than "
                         f"data.max_resident_bytes decoded); evaluate a subset saved as an .npz.")
