@@ -182,3 +182,15 @@ def test_a_non_finite_value_seen_by_one_process_stops_every_process(tmp_path, ti
     assert proc.returncode != 0
     assert out.count("stopped: Training diverged") == 2, out[-3000:]  # both processes, same message kind
     assert "another process found non-finite values" in out and "non-finite" in out
+
+
+def test_d2dce_gradient_under_ddp_is_the_single_process_one_and_studiogans_is_one_over_world():
+    """scripts/compare_ddp_d2dce.py: condgan's gathered-keys D2D-CE gives the single-process gradient under
+    DDP; StudioGAN's gather (backward keeps the local slice only) gives 1/W of it."""
+    proc = subprocess.run([sys.executable, "scripts/compare_ddp_d2dce.py", "--world", "2"], capture_output=True,
+                          text=True, timeout=300, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ratio = {line.split()[0]: float(line.split("=")[1].split("x")[0]) for line in proc.stdout.splitlines()
+             if "x single-process" in line}
+    assert abs(ratio["condgan"] - 1.0) < 1e-5 and abs(ratio["studiogan"] - 0.5) < 1e-5, proc.stdout
