@@ -5,9 +5,10 @@ proxies and labels of all W processes with a gather whose backward keeps only th
 incoming gradient (no sum over processes), and every process computes the loss over the whole gathered
 batch. DDP then averages the parameter gradients over the W processes, so each process contributes 1/W of
 the full-batch gradient through its own rows only: the conditioning gradient is the single-process one
-divided by W, while the adversarial loss's is not. condgan's anchors are local, its keys are gathered with
-torch.distributed.nn's all_gather (whose backward sums every process's slice), and DDP's average then gives
-exactly the single-process gradient (tests/test_distributed.py checks whole training steps).
+divided by W, while the adversarial loss's is not. condgan's anchors are local, its keys are gathered by
+`condgan.training.distributed.gather_rows` (whose backward sums every process's gradient for its rows), and
+DDP's average then gives exactly the single-process gradient (tests/test_distributed.py checks whole
+training steps).
 
 This script measures both on the CPU (gloo, W processes, a linear embedding and class proxies as the
 parameters, StudioGAN's form of the loss) and prints each one's gradient as a multiple of the single-process
@@ -73,8 +74,8 @@ def worker(rank: int, world: int, batch: int, init: str, out: str) -> None:
         w, p = weight.clone().requires_grad_(), proxies.clone().requires_grad_()
         embed, proxy = x[rows] @ w, p[y[rows]]
         if mode == "condgan":
-            from torch.distributed.nn.functional import all_gather
-            keys = torch.cat(all_gather(embed))
+            from condgan.training.distributed import gather_rows
+            keys = gather_rows(embed)
             loss = d2d_ce(embed, proxy, y[rows], keys=keys, key_labels=y,
                           self_index=torch.arange(b) + rank * b, **LOSS)
         else:

@@ -78,15 +78,32 @@ def teardown(d: Distributed) -> None:
         dist.destroy_process_group()
 
 
+class _GatherRows(torch.autograd.Function):
+    """All-gather whose backward sums every process's gradient for this process's rows (all-reduce, then
+    this process's slice): the losses of all processes reach the rows they used. A backward that kept only
+    the local slice (StudioGAN's) would scale the gradient by 1/W under DDP (scripts/compare_ddp_d2dce.py)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, x.contiguous())
+        return torch.cat(parts)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.contiguous()
+        dist.all_reduce(grad)
+        return grad.chunk(dist.get_world_size())[dist.get_rank()]
+
+
 def gather_rows(x: torch.Tensor) -> torch.Tensor:
     """Concatenate every process's rows, keeping the autograd graph: gradients flow back to the process that
-    produced each row (torch.distributed.nn's all_gather). Used where a loss compares samples across the
-    global batch (ReACGAN's D2D-CE negatives)."""
+    produced each row. Used where a loss compares samples across the global batch (ReACGAN's D2D-CE
+    negatives). Every process must pass the same number of rows."""
     if not dist.is_initialized() or dist.get_world_size() == 1:
         return x
     if not x.requires_grad:  # labels, or anything without a graph
         parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
         dist.all_gather(parts, x.contiguous())
         return torch.cat(parts)
-    from torch.distributed.nn.functional import all_gather
-    return torch.cat(all_gather(x))
+    return _GatherRows.apply(x)
