@@ -106,16 +106,10 @@ def prepare(ctx) -> None:
     real = {}
     for name, net in nets.items():
         n = e["real_samples"] if name == "inception" else None
-        x, y, _ = read_image_set(f"{ctx.data}", None) if e["real_split"] == "train" else _test_split(ctx.data)
+        x, y, _ = read_image_set(ctx.data, split=e["real_split"])
         real[name] = cached_real_features(net, x[:n], y[:n], ctx.device, cache)
-    x_test, y_test, _ = _test_split(ctx.data)
+    x_test, y_test, _ = read_image_set(ctx.data, split="test")
     ctx.state.update(nets=nets, real=real, real_test=(x_test, y_test), classifier_path=str(clf))
-
-
-def _test_split(source: str):
-    from condgan.data import load_images
-    d = load_images(source, split="test")
-    return d.images, d.labels, d.source
 
 
 def generate(ctx, checkpoint, n: int, truncation: float | None = None) -> list:
