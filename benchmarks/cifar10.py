@@ -84,11 +84,16 @@ def prepare_classifier(data: Path, out_dir: Path, epochs: int, width: int) -> Pa
     return out
 
 
+def cache_folder(ctx) -> Path:
+    """Where decoded data and the trained classifier are kept: the smoke run's own folder, else the cache."""
+    return ctx.out if ctx.smoke else CACHE
+
+
 def training_data(ctx) -> None:
     """What training reads: the JPEG copy decoded once (ctx.data then names the decoded npz)."""
     if not ctx.data.endswith(".npz") or "cifar10_jpeg_bytes" in ctx.data:
-        ctx.data = str(prepare_data(ctx.data if ctx.data.endswith(".npz") else JPEG_NPZ,
-                                    ctx.out if ctx.smoke else CACHE, ctx.eval.get("limit")))
+        ctx.data = str(prepare_data(ctx.data if ctx.data.endswith(".npz") else JPEG_NPZ, cache_folder(ctx),
+                                    ctx.eval.get("limit")))
 
 
 def prepare(ctx) -> None:
@@ -96,9 +101,8 @@ def prepare(ctx) -> None:
     from condgan.metrics.evaluate import cached_real_features, feature_network, read_image_set
     from condgan.metrics.weights import cache_dir
     e = ctx.eval
-    out_dir = ctx.out if ctx.smoke else CACHE
     training_data(ctx)
-    clf = prepare_classifier(Path(ctx.data), out_dir, e["classifier_epochs"], e["classifier_width"])
+    clf = prepare_classifier(Path(ctx.data), cache_folder(ctx), e["classifier_epochs"], e["classifier_width"])
     cache = None if ctx.smoke else cache_dir() / "stats"
     nets = {"classifier": feature_network(str(clf), None, ctx.device)[0]}
     if e["inception"]:

@@ -135,7 +135,7 @@ def budget(cfg) -> dict[str, Any]:
 def dry_run(exp: ModuleType, ctx: Context) -> None:
     """Print what a run would do: each arm's resolved config (as overrides over defaults) and the budget."""
     from condgan.config import Config
-    defaults = _flat(Config().to_dict())
+    defaults = flat_config(Config().to_dict())
     print(f"# {exp.NAME} --scale {ctx.scale} --seed {ctx.seed}{' --smoke' if ctx.smoke else ''}: {exp.TITLE}")
     print(f"data: {ctx.data}\nruns: {ctx.runs}\nevaluation: {json.dumps(ctx.eval)}")
     for r in (r for r in load_results(exp.NAME) if r["scale"] == ctx.scale and not r["smoke"]):
@@ -143,14 +143,15 @@ def dry_run(exp: ModuleType, ctx: Context) -> None:
               f"{_span(minutes(r, 'train'))} min per arm, evaluation {_span(minutes(r, 'eval'))} min per arm")
     for arm in exp.ARMS:
         cfg = arm_config(ctx, arm)
-        diff = {k: v for k, v in _flat(cfg.to_dict()).items() if defaults.get(k) != v and k != "description"}
+        diff = {k: v for k, v in flat_config(cfg.to_dict()).items() if defaults.get(k) != v and k != "description"}
         print(f"\n## arm {arm.name} (preset {arm.preset or ctx.preset}; paper: {arm.paper or '-'})")
         print(f"budget: {json.dumps(budget(cfg))}")
         for k, v in diff.items():
             print(f"  {k}={json.dumps(v)}")
 
 
-def _flat(tree: dict[str, Any]) -> dict[str, Any]:
+def flat_config(tree: dict[str, Any]) -> dict[str, Any]:
+    """A config's `to_dict()` as {"section.key": value}, so two configs compare key by key."""
     return {f"{s}.{k}" if isinstance(sub, dict) else s: v
             for s, sub in tree.items() for k, v in (sub.items() if isinstance(sub, dict) else [(None, sub)])}
 

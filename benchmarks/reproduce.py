@@ -27,7 +27,7 @@ def config_drift(exp: ModuleType, ctx, committed: dict[str, Any]) -> list[str]:
     override made explicit without changing its value is no change; the data path is not compared)."""
     from condgan.config import load_config
 
-    from benchmarks.common import _flat, arm_config
+    from benchmarks.common import arm_config, flat_config
     out = []
     for arm in exp.ARMS:
         old = committed["arms"].get(arm.name)
@@ -37,7 +37,7 @@ def config_drift(exp: ModuleType, ctx, committed: dict[str, Any]) -> list[str]:
         then = load_config(old.get("preset") or ctx.preset, {**committed.get("shared_overrides", {}),
                                                              "data.source": ctx.data, "train.seed": ctx.seed,
                                                              **old.get("overrides", {})})
-        a, b = _flat(then.to_dict()), _flat(arm_config(ctx, arm).to_dict())
+        a, b = flat_config(then.to_dict()), flat_config(arm_config(ctx, arm).to_dict())
         out += [f"arm {arm.name}: {k} committed {a.get(k)!r}, now {b.get(k)!r}"
                 for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
     return out
