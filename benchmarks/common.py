@@ -31,6 +31,8 @@ from typing import Any, Callable
 
 import torch
 
+from condgan.environment import numeric_environment
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 FIGURES = ROOT / "docs" / "figures"
@@ -95,7 +97,12 @@ def parse_args(exp: ModuleType, argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--runs", help="folder for the run folders (default runs/benchmarks/NAME/SCALE-seedS)")
     p.add_argument("--device", default="auto")
     p.add_argument("--reproduce", type=int, metavar="STEPS",
-                   help="retrain each arm's first STEPS steps and compare with the committed result's curves")
+                   help="retrain each arm's first STEPS steps and compare with the committed result (bitwise in "
+                        "its numeric environment, by its fingerprint on another CPU; benchmarks/reproduce.py)")
+    p.add_argument("--fingerprint", action="store_true",
+                   help="measure the committed result's fingerprint and cross-CPU tolerance, store them in its JSON")
+    p.add_argument("--fingerprint-run", nargs=2, help=argparse.SUPPRESS)  # --fingerprint's child: PATH STEPS
+    p.add_argument("--threads", type=int, help=argparse.SUPPRESS)  # ... with another thread count
     return p.parse_args(argv)
 
 
@@ -234,7 +241,17 @@ def run(exp: ModuleType, argv: list[str] | None = None) -> dict[str, Any] | None
     if args.dry_run:
         dry_run(exp, ctx)
         return None
-    if args.reproduce:
+    if args.threads:
+        ctx.overrides["train.threads"] = args.threads
+    if args.fingerprint_run:
+        from benchmarks.reproduce import fingerprint_curves
+        path, steps = args.fingerprint_run
+        Path(path).write_text(json.dumps(fingerprint_curves(exp, ctx, int(steps))))
+        return None
+    if args.fingerprint:
+        from benchmarks.reproduce import write_fingerprint
+        raise SystemExit(write_fingerprint(exp, ctx))
+    if args.reproduce is not None:
         from benchmarks.reproduce import reproduce
         raise SystemExit(reproduce(exp, ctx, args.reproduce))
     torch.manual_seed(ctx.seed)
@@ -264,6 +281,9 @@ def run(exp: ModuleType, argv: list[str] | None = None) -> dict[str, Any] | None
               "seed": ctx.seed, "command": command, "data": portable(ctx.data), "budget": budget(arm_config(ctx, exp.ARMS[0])),
               "shared_overrides": ctx.overrides, "eval": ctx.eval, "environment": env,
               "arms": arms}
+    if ctx.device.type == "cpu" and not ctx.smoke:  # what --reproduce checks on another CPU
+        from benchmarks.reproduce import make_fingerprint
+        result["fingerprint"] = make_fingerprint(exp, ctx)
     result["figures"] = [_rel(p) for p in exp.figures(ctx, result)]
     ctx.out.mkdir(parents=True, exist_ok=True)
     path = ctx.out / result_name(exp.NAME, ctx.scale, ctx.seed)
@@ -302,8 +322,12 @@ def environment(ctx: Context) -> dict[str, Any]:
         commit, dirty = "", None
     dev = torch.cuda.get_device_name(ctx.device) if ctx.device.type == "cuda" else \
         f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
-    return {"device": dev, "torch": torch.__version__, "git_commit": commit, "uncommitted_changes": dirty,
-            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+    out = {"device": dev, "torch": torch.__version__, "git_commit": commit, "uncommitted_changes": dirty,
+           "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+    if ctx.device.type == "cpu":  # what decides the rounding: bitwise reproduction holds only within it
+        numeric = numeric_environment()
+        out["numeric"] = {**numeric, "threads": ctx.overrides.get("train.threads") or numeric["threads"]}
+    return out
 
 
 # ----------------------------------------------------------------------------------------------------------

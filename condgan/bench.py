@@ -1,7 +1,6 @@
 """`condgan bench`: how fast does one training step of a preset run on this device?"""
 from __future__ import annotations
 
-import platform
 import resource
 from typing import Any
 
@@ -88,7 +87,8 @@ def bench(preset: str, overrides: list[str] | None = None, steps: int = 20, warm
         name = torch.cuda.get_device_name(dev)
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB (process RSS)
-        name = f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+        from .environment import describe, numeric_environment  # speed figures name the CPU's kernels
+        name = f"CPU: {describe(numeric_environment())}"
     return {"preset": cfg.preset, "device": name, "data": f"{kind} {data.shape[0]}x{data.shape[1]}x{data.shape[2]}",
             "batch_size": cfg.train.batch_size, "d_steps": cfg.train.d_steps, "precision": cfg.train.precision,
             "ms_per_step": round(timing["ms_per_step"], 2), "images_per_sec": round(timing["images_per_sec"], 1),
