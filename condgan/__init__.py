@@ -19,18 +19,20 @@ from .sample import ConditionalSampler
 __version__ = "0.1.0"
 
 
-def load(path: str | Path, device: str | torch.device = "cpu") -> ConditionalSampler:
-    """Load the EMA generator of a run folder (newest checkpoint) or of a checkpoint file, ready to sample."""
+def load(path: str | Path, device: str | torch.device = "cpu", precision: str | None = None) -> ConditionalSampler:
+    """Load the EMA generator of a run folder (newest checkpoint), a checkpoint file or a `.safetensors`
+    snapshot, ready to sample. `precision`: "fp32", or "official" (an imported network's own mixed precision,
+    e.g. R3GAN's bf16 stages); None takes the file's default (official for imported R3GAN models)."""
     from .config import config_from_dict
     from .models import build_networks
-    from .io import read_checkpoint, resolve_checkpoint
-    ckpt = resolve_checkpoint(Path(path))
-    state = read_checkpoint(ckpt)
-    cfg, meta = config_from_dict(state["config"]), state["data"]
+    from .snapshot import read_generator
+    snap = read_generator(Path(path))
+    cfg, meta = config_from_dict(snap.config), snap.data
     G, _ = build_networks(cfg, meta["num_classes"], meta["resolution"], meta["channels"])
-    G.load_state_dict(state["G_ema"])
+    G.load_state_dict(snap.G_ema)
     device = torch.device(device)
-    return ConditionalSampler(G.to(device), meta["class_names"], device, step=int(state["step"]))
+    return ConditionalSampler(G.to(device), meta["class_names"], device, step=snap.step,
+                              precision=precision or snap.sample_precision)
 
 
 def train(cfg: Config, outdir: str | Path, resume: bool = False, force: bool = False,

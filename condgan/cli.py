@@ -1,4 +1,4 @@
-"""The `condgan` command: train, sample, bench, presets."""
+"""The `condgan` command: train, sample, evaluate, import, export, bench, report, presets."""
 from __future__ import annotations
 
 import argparse
@@ -43,7 +43,7 @@ def _sample(args: argparse.Namespace) -> int:
     from . import load
     from .training.loop import pick_device
     classes = _parse_classes(args.classes)
-    gen = load(args.checkpoint, device=pick_device(args.device, "--device"))
+    gen = load(args.checkpoint, device=pick_device(args.device, "--device"), precision=args.precision)
     classes = classes or list(range(gen.num_classes))
     labels = torch.tensor(classes).repeat_interleave(-(-args.n // len(classes)))[: args.n]
     images = gen.sample(labels, truncation=args.truncation, seed=args.seed)
@@ -91,11 +91,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     else:
         from . import load
         from .config import config_from_dict
-        from .io import read_checkpoint, resolve_checkpoint
-        ckpt = resolve_checkpoint(Path(args.checkpoint))
-        cfg = config_from_dict(read_checkpoint(ckpt)["config"])
+        from .snapshot import read_generator
+        snap = read_generator(Path(args.checkpoint))
+        ckpt, cfg = snap.path, config_from_dict(snap.config)
         conditional = cfg.data.conditional
-        sampler = load(ckpt, device=device)
+        sampler = load(ckpt, device=device, precision=args.precision)
         # the real images as the run saw them: its split, resolution, and one class when unconditional
         real_images, real_labels, real_name = read_image_set(args.real or cfg.data.source, cfg.data,
                                                              split=args.real_split)
@@ -221,6 +221,44 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import(args: argparse.Namespace) -> int:
+    from .published import convert, write_run
+    if args.format == "r3gan":
+        imp = convert("r3gan", pkl_path=Path(args.network), preset=args.preset)
+    else:
+        if args.network:
+            raise UsageError(f"condgan import {args.format}: give the files as --G-ema/--G/--D, not '{args.network}'.")
+        if not args.G_ema:
+            raise UsageError(f"condgan import {args.format}: --G-ema is required.")
+        files = {"g_ema": Path(args.G_ema), "g": args.G and Path(args.G), "d": args.D and Path(args.D)}
+        if args.format == "studiogan":
+            if not args.config:
+                raise UsageError("condgan import studiogan: --config (the run's StudioGAN YAML) is required.")
+            imp = convert("studiogan", config_yaml=Path(args.config), **files)
+        else:
+            imp = convert("biggan-pytorch", preset=args.preset or "imagenet128-biggan", **files,
+                          **({"num_classes": args.num_classes} if args.num_classes else {}),
+                          **({"resolution": args.resolution} if args.resolution else {}))
+    if args.dry_run:
+        print(yaml.safe_dump(imp.cfg.to_dict(), sort_keys=False), end="")
+        return 0
+    ckpt = write_run(imp, Path(args.out), force=args.force)
+    nets = ", ".join(k for k in ("G_ema", "G", "D") if getattr(imp, k) is not None)
+    print(f"Imported {nets} ({args.format}, {imp.data['num_classes']} classes, {imp.data['resolution']} px) "
+          f"into {ckpt}\nSample with: condgan sample {args.out} --n 64 --out samples.png")
+    if imp.D is not None:
+        print(f"Fine-tune with: condgan train --outdir {args.out} --resume data.source=DATA "
+              f"train.steps={imp.step + 1000}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .snapshot import export_generator
+    out = export_generator(Path(args.run), Path(args.out))
+    print(f"Wrote {out} ({out.stat().st_size / 2**20:.1f} MiB): G_ema and its config, no optimiser state")
+    return 0
+
+
 def _presets(args: argparse.Namespace) -> int:
     from .config import list_presets, load_config
     for name in list_presets():
@@ -252,6 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", default="cpu")
     s.add_argument("--out", required=True, help="FILE.png (grid), FILE.npz (images+labels) or a folder")
+    s.add_argument("--precision", choices=["fp32", "official"], default=None,
+                   help="official: an imported model's own mixed precision (the default for imported R3GAN "
+                        "models); fp32: everything in fp32 (the default otherwise)")
     s.set_defaults(func=_sample)
 
     b = sub.add_parser("bench", help="time training steps: ms/step, images/s, peak memory")
@@ -268,6 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--metrics", default="fid,is,kid,prdc", help=f"comma-separated: {', '.join(METRICS)}")
     e.add_argument("--num-samples", type=int, default=50000)
     e.add_argument("--truncation", type=float, default=None)
+    e.add_argument("--precision", choices=["fp32", "official"], default=None, help="as for condgan sample")
     e.add_argument("--evaluator", default="inception",
                    help="inception, stacked-mnist (packaged MNIST classifier), or a domain evaluator file")
     e.add_argument("--inception-weights", help="pt_inception-2015-12-05-6726825d.pth or fid-helper's default_1.pt")
@@ -313,6 +355,30 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("run", help="run folder")
     r.add_argument("--out", help="HTML file (default RUN/report/index.html)")
     r.set_defaults(func=_report)
+
+    im = sub.add_parser("import", help="a published checkpoint (StudioGAN, BigGAN-PyTorch, R3GAN) as a run folder",
+                        description="condgan import studiogan --config RUN.yaml --G-ema G_EMA.pth [--G G.pth] "
+                                    "[--D D.pth] --out RUN | condgan import biggan-pytorch --G-ema G_ema.pth [--G] "
+                                    "[--D] [--preset imagenet128-biggan] --out RUN | condgan import r3gan "
+                                    "NETWORK.pkl [--preset NAME] --out RUN")
+    im.add_argument("format", choices=["studiogan", "biggan-pytorch", "r3gan"])
+    im.add_argument("network", nargs="?", help="r3gan: the network-snapshot-*.pkl or released .pkl file")
+    im.add_argument("--config", help="studiogan: the run's StudioGAN YAML")
+    im.add_argument("--G-ema", dest="G_ema", help="the EMA generator's file")
+    im.add_argument("--G", help="the generator's file (needed to fine-tune)")
+    im.add_argument("--D", help="the discriminator's file (needed to fine-tune)")
+    im.add_argument("--preset", help="the condgan preset it becomes (default: inferred, or imagenet128-biggan)")
+    im.add_argument("--num-classes", type=int, help="biggan-pytorch: classes (default 1000)")
+    im.add_argument("--resolution", type=int, help="biggan-pytorch: image size (default 128)")
+    im.add_argument("--out", required=True, help="the run folder to write")
+    im.add_argument("--force", action="store_true", help="replace an existing run folder at --out")
+    im.add_argument("--dry-run", action="store_true", help="print the resolved config and stop")
+    im.set_defaults(func=_import)
+
+    ex = sub.add_parser("export", help="G_ema + config as a .safetensors inference snapshot (no pickle)")
+    ex.add_argument("run", help="run folder, checkpoint file or snapshot")
+    ex.add_argument("--out", required=True, help="FILE.safetensors")
+    ex.set_defaults(func=_export)
 
     pr = sub.add_parser("presets", help="list the presets")
     pr.set_defaults(func=_presets)

@@ -51,6 +51,8 @@ class GeneratorConfig:
     blocks: int = 2                  # r3gan: residual blocks per resolution
     group_size: int = 16             # r3gan: channels per group of the grouped 3x3 conv
     expansion: int = 2               # r3gan: inverted-bottleneck expansion
+    bf16_stages: tuple[int, ...] = ()  # r3gan: stages (4x4 = 0) that an imported network ran in bf16 (the
+                                     # official FP16Stages); used only under G.official_precision()
 
 
 @dataclass

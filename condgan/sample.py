@@ -1,6 +1,7 @@
 """Sampling: the truncation trick, a loaded generator with `sample()`, and writing images out."""
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
 from typing import Sequence
@@ -54,12 +55,17 @@ def save_png(image: np.ndarray, path: Path) -> None:
 class ConditionalSampler:
     """A trained generator ready to sample: `sample(labels, truncation=None, seed=None)`.
 
-    Returned by `condgan.load()`. Images come back as uint8 (N, H, W, C) tensors on the CPU.
+    Returned by `condgan.load()`. Images come back as uint8 (N, H, W, C) tensors on the CPU. `precision`
+    "official" runs G in the mixed precision its source ran it in (`G.official_precision()`, e.g. R3GAN's bf16
+    stages); "fp32" (the default) computes everything in fp32.
     """
 
-    def __init__(self, G: nn.Module, class_names: list[str], device: torch.device, step: int = 0):
+    def __init__(self, G: nn.Module, class_names: list[str], device: torch.device, step: int = 0,
+                 precision: str = "fp32"):
+        if precision not in ("fp32", "official"):
+            raise UsageError(f"precision '{precision}': use fp32 or official.")
         self.G = G.eval().requires_grad_(False)
-        self.class_names, self.device, self.step = list(class_names), device, step
+        self.class_names, self.device, self.step, self.precision = list(class_names), device, step, precision
         self.num_classes, self.z_dim = G.num_classes, G.z_dim
         self.resolution, self.channels = G.resolution, G.channels
 
@@ -78,8 +84,10 @@ class ConditionalSampler:
             raise UsageError(f"Class {int(bad[0])} is outside [0, {self.num_classes}) for this generator.")
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         z = self.latents(len(labels), truncation, gen)
-        out = [to_uint8(self.G(z[i:i + batch_size], labels[i:i + batch_size].to(self.device))).cpu()
-               for i in range(0, len(labels), batch_size)]
+        official = self.precision == "official" and hasattr(self.G, "official_precision")
+        with self.G.official_precision() if official else contextlib.nullcontext():
+            out = [to_uint8(self.G(z[i:i + batch_size], labels[i:i + batch_size].to(self.device))).cpu()
+                   for i in range(0, len(labels), batch_size)]
         return torch.cat(out) if out else torch.empty(0, self.resolution, self.resolution, self.channels,
                                                         dtype=torch.uint8)
 

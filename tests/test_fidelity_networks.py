@@ -60,6 +60,8 @@ def official_r3gan_d_params(widths: list[int], blocks: int, group_size: int, exp
     ("cifar10-r3gan", 10, 32, [768] * 4, 16),
     ("imagenet32-r3gan", 1000, 32, [1536] * 4, 32),
     ("ffhq64-r3gan", 1, 64, [768] * 4 + [384], 16),
+    ("imagenet64-r3gan", 1000, 64, [1536] * 5, 32),
+    ("ffhq256-r3gan", 1, 256, [768] * 4 + [384, 192, 96], 16),
     ("stacked-mnist-r3gan", 1, 32, [256] * 4, 16),
 ])
 def test_r3gan_presets_have_the_official_discriminator(preset, classes, resolution, widths, group_size):

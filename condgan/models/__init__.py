@@ -37,7 +37,8 @@ def _r3gan(cfg, num_classes: int, resolution: int, channels: int) -> tuple[nn.Mo
     from . import r3gan
     g, d = cfg.G, cfg.D
     G = r3gan.Generator(resolution, channels, num_classes, z_dim=g.z_dim, widths=tuple(g.widths),
-                        blocks=g.blocks, group_size=g.group_size, expansion=g.expansion, embed_dim=g.shared_dim)
+                        blocks=g.blocks, group_size=g.group_size, expansion=g.expansion, embed_dim=g.shared_dim,
+                        bf16_stages=tuple(g.bf16_stages))
     D = r3gan.Discriminator(resolution, channels, num_classes, widths=tuple(d.widths), blocks=d.blocks,
                             group_size=d.group_size, expansion=d.expansion, head=d.head,
                             head_options=head_options(d.head, d))
@@ -50,7 +51,8 @@ BACKBONES: dict[str, Backbone] = {
                                          "init"}),
                        d_keys=frozenset({"ch", "attn_res", "spectral_norm", "head", "init", "block_form"})),
     "r3gan": Backbone(_r3gan,
-                      g_keys=frozenset({"z_dim", "shared_dim", "widths", "blocks", "group_size", "expansion"}),
+                      g_keys=frozenset({"z_dim", "shared_dim", "widths", "blocks", "group_size", "expansion",
+                                         "bf16_stages"}),
                       d_keys=frozenset({"widths", "blocks", "group_size", "expansion", "head"})),
 }
 

@@ -9,6 +9,8 @@ preset) G has 20.78M and D 21.28M parameters, as in the paper's Table 9.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
+from typing import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -84,6 +86,18 @@ class ResidualBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.residual(x)
 
+    def official_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """forward() in the official order of operations, in x's dtype: each conv, then its bias, then the
+        activation, each rounded on its own; in bf16 this reproduces the official rounding."""
+        def conv(layer: nn.Conv2d, h: torch.Tensor) -> torch.Tensor:
+            return F.conv2d(h, layer.weight.to(h.dtype), padding=layer.padding, groups=layer.groups)
+
+        def act(layer: nn.Conv2d, h: torch.Tensor) -> torch.Tensor:
+            return F.leaky_relu(h + layer.bias.to(h.dtype)[:, None, None], LRELU_SLOPE)
+        h = act(self.expand, conv(self.expand, x))
+        h = act(self.grouped, conv(self.grouped, h))
+        return x + conv(self.project, h)
+
 
 def _lowpass_kernel() -> torch.Tensor:
     """The paper's resampling filter: [1, 2, 1] convolved with the box [1, 1] -> [1, 3, 3, 1], normalised 2-D."""
@@ -120,7 +134,53 @@ def _conv1x1(cin: int, cout: int) -> nn.Conv2d:
     return msr_init(nn.Conv2d(cin, cout, 1, bias=False))
 
 
-class Generator(nn.Module):
+def _in_dtype(module: nn.Module, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """module(x) computed in `dtype`, as the official code runs a bf16 stage: input, weights and biases are
+    cast to that dtype (R3GAN/Networks.py casts each weight to its input's dtype). The module is untouched."""
+    x = x.to(dtype)
+    if isinstance(module, nn.Sequential):
+        for layer in module:
+            x = _in_dtype(layer, x, dtype)
+        return x
+    if isinstance(module, ResidualBlock):
+        return module.official_forward(x)
+    cast = {k: t.to(dtype) for k, t in [*module.named_parameters(), *module.named_buffers()]}
+    return torch.func.functional_call(module, cast, (x,))
+
+
+class OfficialPrecision:
+    """The official R3GAN networks run some stages (`FP16Stages` in its train.py) in bfloat16. `bf16_stages`
+    lists them (indices into `self.stages`); they are used only inside `with net.official_precision():`, so a
+    plain call computes exactly as before, in fp32, and the networks stay ordinary modules for training."""
+    bf16_stages: tuple[int, ...] = ()
+    _official: bool = False
+
+    def _set_bf16_stages(self, stages: tuple[int, ...] | list[int], n: int, forbidden: int) -> None:
+        stages = tuple(sorted({int(i) % n if -n <= int(i) < n else int(i) for i in stages}))
+        bad = [i for i in stages if not 0 <= i < n or i == forbidden]
+        if bad:
+            raise ValueError(f"bf16_stages={stages}: stage {bad[0]} cannot run in bf16 (stages 0..{n - 1}; "
+                             f"stage {forbidden} holds the basis, which the official code keeps in fp32).")
+        self.bf16_stages = stages
+
+    @contextmanager
+    def official_precision(self) -> Iterator[None]:
+        """Compute the `bf16_stages` in bf16 as the official code does; a no-op when none is listed."""
+        previous, self._official = self._official, True
+        try:
+            yield
+        finally:
+            self._official = previous
+
+    def _run(self, stage: int, module: nn.Module, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """module(x) as part of stage `stage`: a plain call, or in that stage's official dtype (each official
+        stage first casts its input to its own dtype, so an fp32 stage after a bf16 one computes in fp32)."""
+        if not (self._official and self.bf16_stages):
+            return module(x)
+        return _in_dtype(module, x, torch.bfloat16 if stage in self.bf16_stages else dtype)
+
+
+class Generator(OfficialPrecision, nn.Module):
     """G(z, y) -> images, shape (B, channels, resolution, resolution).
 
     The output is linear, not tanh-squashed, as in R3GAN: the data are scaled to [-1, 1] and the loss alone
@@ -130,7 +190,7 @@ class Generator(nn.Module):
 
     def __init__(self, resolution: int, channels: int, num_classes: int, *, z_dim: int = 64,
                  widths: tuple[int, ...] | None = None, blocks: int = 2, group_size: int = 16,
-                 expansion: int = 2, embed_dim: int | None = None):
+                 expansion: int = 2, embed_dim: int | None = None, bf16_stages: tuple[int, ...] = ()):
         super().__init__()
         widths = check_widths(widths, resolution, blocks, group_size, expansion)
         self.resolution, self.channels, self.num_classes, self.z_dim = resolution, channels, num_classes, z_dim
@@ -153,17 +213,20 @@ class Generator(nn.Module):
             layers += [ResidualBlock(w, group_size, expansion, total) for _ in range(blocks)]
             self.stages.append(nn.Sequential(*layers))
         self.to_rgb = _conv1x1(widths[-1], channels)
+        self._set_bf16_stages(bf16_stages, len(widths), forbidden=0)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if self.embed is not None:
             z = torch.cat([z, self.embed(y)], dim=1)
         h = self.basis[None] * self.modulation(z)[:, :, None, None]
-        for stage in self.stages:
-            h = stage(h)
-        return self.to_rgb(h)
+        dtype, last = h.dtype, len(self.stages) - 1
+        for i, stage in enumerate(self.stages):
+            h = self._run(i, stage, h, dtype)
+        x = self._run(last, self.to_rgb, h, dtype)  # officially in the last stage's dtype
+        return x.to(dtype) if self._official else x
 
 
-class Discriminator(nn.Module):
+class Discriminator(OfficialPrecision, nn.Module):
     """D(x, y) -> dict of head outputs; always `adv` (B,) — the logit the adversarial loss sees.
 
     `widths` is G's tuple (4x4 first), read here from the full resolution down. The paper's discriminative
@@ -175,9 +238,10 @@ class Discriminator(nn.Module):
 
     def __init__(self, resolution: int, channels: int, num_classes: int, *, widths: tuple[int, ...] | None = None,
                  blocks: int = 2, group_size: int = 16, expansion: int = 2, head: str = "projection_only",
-                 head_options: dict | None = None):
+                 head_options: dict | None = None, bf16_stages: tuple[int, ...] = ()):
         super().__init__()
         widths = check_widths(widths, resolution, blocks, group_size, expansion)[::-1]
+        self._set_bf16_stages(bf16_stages, len(widths), forbidden=len(widths) - 1)
         total = blocks * len(widths)
         self.from_rgb = _conv1x1(channels, widths[0])
         self.stages = nn.ModuleList()
@@ -200,9 +264,12 @@ class Discriminator(nn.Module):
                 nn.init.normal_(m.weight, 0.0, 1 / math.sqrt(m.weight.numel()))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.from_rgb(x)
-        for stage in self.stages:
-            h = stage(h)
+        dtype = x.dtype
+        h = self._run(0, self.from_rgb, x, dtype)  # officially in the first stage's dtype
+        for i, stage in enumerate(self.stages):
+            h = self._run(i, stage, h, dtype)
+        if self._official:
+            h = h.to(dtype)
         return self.linear(self.basis(h).flatten(1))
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:

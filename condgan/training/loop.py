@@ -24,7 +24,8 @@ from ..data import DataError, LabelledImages, from_config, make_loader
 from ..errors import CondganError
 from ..models import build_networks
 from ..sample import ConditionalSampler, save_png
-from .checkpoint import checkpoint_name, list_checkpoints, load_checkpoint, prune_checkpoints, save_checkpoint
+from .checkpoint import (CheckpointError, checkpoint_name, list_checkpoints, load_checkpoint, prune_checkpoints,
+                         save_checkpoint)
 from .distributed import Distributed, setup, teardown
 from .ema import EMA, standing_stats
 from .evaluation import TrainingEvaluator
@@ -302,9 +303,28 @@ def _checkpoint_on_main(t: Trainer, loader, meta: dict[str, Any], run_dir: Path)
 def _restore(t: Trainer, loader, path: Path, data: LabelledImages, device: torch.device) -> None:
     state = load_checkpoint(path, map_location=device)
     check_data_matches(state["data"], data, path)
+    if "imported" in state and "g_opt" not in state:
+        _start_from_imported(t, state, path)
+        return
     t.load_state_dict(state)
     loader.load_state_dict(state["loader"])
     _set_rng_state(state["rng"])
+
+
+def _start_from_imported(t: Trainer, state: dict[str, Any], path: Path) -> None:
+    """Fine-tuning a published model (`condgan import`): its networks, fresh optimisers, data order and RNGs
+    (the published files hold none of these). G starts from G_ema when only that was imported."""
+    if "D" not in state:
+        raise CheckpointError(f"'{path}' was imported without a discriminator: fine-tuning needs one "
+                              "(condgan import ... --D FILE).")
+    t.step = int(state["step"])
+    t.G.load_state_dict(state.get("G", state["G_ema"]))
+    t.D.load_state_dict(state["D"])
+    t.G_ema.load_state_dict(state["G_ema"])
+    if t.dist.is_main:
+        print(f"Fine-tuning the imported weights in {path} from step {t.step}: the published files hold no "
+              "optimiser state, so both optimisers start fresh" + ("" if "G" in state else ", and G starts "
+                                                                    "from G_ema") + ".", flush=True)
 
 
 def _check_finite(t: Trainer, monitor: DivergenceMonitor) -> None:
