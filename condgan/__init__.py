@@ -19,14 +19,15 @@ from .sample import ConditionalSampler
 __version__ = "0.1.0"
 
 
-def load(path: str | Path, device: str | torch.device = "cpu", precision: str | None = None) -> ConditionalSampler:
+def load(path, device: str | torch.device = "cpu", precision: str | None = None) -> ConditionalSampler:
     """Load the EMA generator of a run folder (newest checkpoint), a checkpoint file or a `.safetensors`
     snapshot, ready to sample. `precision`: "fp32", or "official" (an imported network's own mixed precision,
-    e.g. R3GAN's bf16 stages); None takes the file's default (official for imported R3GAN models)."""
+    e.g. R3GAN's bf16 stages); None takes the file's default (official for imported R3GAN models). `path` may
+    also be a `condgan.snapshot.GeneratorSnapshot` already read (nothing is read twice)."""
     from .config import config_from_dict
     from .models import build_networks
-    from .snapshot import read_generator
-    snap = read_generator(Path(path))
+    from .snapshot import GeneratorSnapshot, read_generator
+    snap = path if isinstance(path, GeneratorSnapshot) else read_generator(Path(path))
     cfg, meta = config_from_dict(snap.config), snap.data
     G, _ = build_networks(cfg, meta["num_classes"], meta["resolution"], meta["channels"])
     G.load_state_dict(snap.G_ema)

@@ -95,7 +95,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         snap = read_generator(Path(args.checkpoint))
         ckpt, cfg = snap.path, config_from_dict(snap.config)
         conditional = cfg.data.conditional
-        sampler = load(ckpt, device=device, precision=args.precision)
+        sampler = load(snap, device=device, precision=args.precision)
         # the real images as the run saw them: its split, resolution, and one class when unconditional
         real_images, real_labels, real_name = read_image_set(args.real or cfg.data.source, cfg.data,
                                                              split=args.real_split)
