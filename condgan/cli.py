@@ -1,4 +1,4 @@
-"""The `condgan` command: train, sample, evaluate, import, export, bench, report, presets."""
+"""The `condgan` command: train, sample, evaluate, import, export, bench, prepare, report, explore, presets."""
 from __future__ import annotations
 
 import argparse
@@ -215,9 +215,17 @@ def _weights_install(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from .report import write_report
-    path = write_report(Path(args.run), Path(args.out) if args.out else None)
+    from .report import parse_analyses, write_report
+    path = write_report(Path(args.run), Path(args.out) if args.out else None,
+                        analyses=parse_analyses(args.analyses), evaluator=args.evaluator, seed=args.seed)
     print(f"Wrote {path}")
+    return 0
+
+
+def _explore(args: argparse.Namespace) -> int:
+    from .explore import serve
+    from .training.loop import pick_device
+    serve(args.run, args.port, pick_device(args.device, "--device"), precision=args.precision)
     return 0
 
 
@@ -354,7 +362,20 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="a self-contained HTML page: curves, metrics, sample grids")
     r.add_argument("run", help="run folder")
     r.add_argument("--out", help="HTML file (default RUN/report/index.html)")
+    r.add_argument("--analyses", default="all", help="all, none, or some of interpolation,neighbours,class-fid,"
+                   "spectrum (they load the newest checkpoint's G_ema and the training data)")
+    r.add_argument("--evaluator", default="auto", help="nearest neighbours' feature space: auto (the run's "
+                   "train.evaluator, else Inception if installed, else pixels), pixels, inception or an evaluator file")
+    r.add_argument("--seed", type=int, default=0, help="seed of the analyses' samples")
     r.set_defaults(func=_report)
+
+    xp = sub.add_parser("explore", help="a local page to browse a generator: classes, truncation, seeds, "
+                        "interpolation, with the run's config and metrics")
+    xp.add_argument("run", help="run folder (newest checkpoint), checkpoint file or .safetensors snapshot")
+    xp.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0: any free port; default 8765)")
+    xp.add_argument("--device", default="auto", help="auto (a GPU when present), cpu, cuda or cuda:N")
+    xp.add_argument("--precision", choices=["fp32", "official"], default=None, help="as for condgan sample")
+    xp.set_defaults(func=_explore)
 
     im = sub.add_parser("import", help="a published checkpoint (StudioGAN, BigGAN-PyTorch, R3GAN) as a run folder",
                         description="condgan import studiogan --config RUN.yaml --G-ema G_EMA.pth [--G G.pth] "

@@ -241,3 +241,124 @@ def _guess_rows(im: Any) -> int:
         if (height + 1) % p == 0 and all(white[k * p - 1] for k in range(1, (height + 1) // p)):
             return (height + 1) // p
     return 1
+
+
+# ---------------------------------------------------------------------------------------------- analyses
+# Figures of `condgan.analysis`: the numbers are computed there, drawn here.
+
+
+def _mosaic(images: np.ndarray, gap_x: int, gap_y: int, first_gap: int | None = None) -> np.ndarray:
+    """uint8 (R, F, H, W, C) -> one (R*H + gaps, F*W + gaps, C) image on white; `first_gap` widens the gap
+    after column 0. One imshow of a mosaic draws in a fraction of the time of one axes per image."""
+    r, f, h, w, c = images.shape
+    xs = [j * (w + gap_x) + ((first_gap or gap_x) - gap_x if j else 0) for j in range(f)]
+    out = np.full((r * (h + gap_y) - gap_y, xs[-1] + w, c), 255, np.uint8)
+    for i in range(r):
+        for j in range(f):
+            out[i * (h + gap_y): i * (h + gap_y) + h, xs[j]: xs[j] + w] = images[i, j]
+    return out
+
+
+def _mosaic_axes(mosaic: np.ndarray, width: float, height: float) -> tuple[plt.Figure, plt.Axes]:
+    fig, ax = plt.subplots(figsize=(width, height))
+    if mosaic.shape[-1] == 1:
+        ax.imshow(mosaic[..., 0], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+    else:
+        ax.imshow(mosaic, interpolation="nearest")
+    for side in ax.spines.values():
+        side.set_visible(False)
+    ax.tick_params(length=0)
+    return fig, ax
+
+
+def plot_image_rows(rows: np.ndarray, path: Path | str, title: str, row_labels: Sequence[str],
+                    col_labels: Sequence[str] | None = None, cell: float = 0.6) -> Path:
+    """A grid of uint8 images (R, F, H, W, C) with a label left of each row and above each column."""
+    r, f, h, w = rows.shape[:4]
+    gap = max(1, h // 8)
+    mosaic = _mosaic(rows, gap, gap)
+    with plt.rc_context({**STYLE, "axes.grid": False}):
+        fig, ax = _mosaic_axes(mosaic, cell * f + 1.4, cell * r + 0.8)
+        ax.set_yticks([i * (h + gap) + h / 2 - 0.5 for i in range(r)], row_labels, fontsize=8)
+        ax.xaxis.tick_top()
+        ax.set_xticks([j * (w + gap) + w / 2 - 0.5 for j in range(f)],
+                      list(col_labels) if col_labels else [""] * f, fontsize=8)
+        ax.set_title(title, fontsize=10, pad=16)
+        fig.tight_layout()
+        return _save(fig, path)
+
+
+def plot_neighbours(queries: np.ndarray, neighbours: np.ndarray, distances: np.ndarray, row_labels: Sequence[str],
+                    path: Path | str, feature_space: str, cell: float = 0.7) -> Path:
+    """Each generated sample (left, framed in red) followed by its nearest training images, nearest first,
+    with their distances in the feature space under them."""
+    from matplotlib.patches import Rectangle
+    n, k, h, w = neighbours.shape[:4]
+    gap_x, gap_y = max(1, w // 8), max(4, round(h * 0.45))  # room under each row for the distances
+    first = max(3, w // 2)
+    mosaic = _mosaic(np.concatenate([queries[:, None], neighbours], axis=1), gap_x, gap_y, first_gap=first)
+    xs = [0] + [first + w + (j - 1) * (w + gap_x) for j in range(1, k + 1)]
+    with plt.rc_context({**STYLE, "axes.grid": False}):
+        fig, ax = _mosaic_axes(mosaic, cell * (k + 1.5) + 1.4, cell * 1.45 * n + 0.9)
+        for i in range(n):
+            top = i * (h + gap_y)
+            ax.add_patch(Rectangle((-0.5, top - 0.5), w, h, fill=False, edgecolor="crimson", linewidth=1.5))
+            for j in range(k):
+                ax.text(xs[j + 1] + w / 2 - 0.5, top + h + gap_y * 0.05, f"{distances[i, j]:.3g}", ha="center",
+                        va="top", fontsize=7)
+        ax.set_yticks([i * (h + gap_y) + h / 2 - 0.5 for i in range(n)], row_labels, fontsize=8)
+        ax.xaxis.tick_top()
+        ax.set_xticks([x + w / 2 - 0.5 for x in xs], ["generated"] + [f"NN {j}" for j in range(1, k + 1)], fontsize=8)
+        ax.set_title(f"Nearest training images (distances in {feature_space.split(' (')[0]} features)", fontsize=10,
+                     pad=16)
+        fig.tight_layout()
+        return _save(fig, path)
+
+
+def plot_class_fid(rows: Sequence[tuple[str, float]], path: Path | str, mean: float | None = None,
+                   left_out: int = 0) -> Path | None:
+    """Horizontal bars of per-class FID, worst at the top, in the order given (`analysis.class_fid.ranked`);
+    a dashed line at the mean; `left_out` classes between the worst and best shown are marked by a gap."""
+    if not rows:
+        return None
+    labels = [r[0] for r in rows]
+    values = np.asarray([r[1] for r in rows], dtype=float)
+    pos = np.arange(len(rows), dtype=float)
+    if left_out:  # a gap of one bar between the worst and the best halves
+        pos[len(rows) // 2:] += 1
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(6.4, 0.22 * (len(rows) + (1 if left_out else 0)) + 1.2))
+        ax.barh(pos, np.where(np.isfinite(values), values, 0.0), color="tab:blue", height=0.75)
+        ax.set_yticks(pos, labels, fontsize=8)
+        ax.invert_yaxis()  # worst first, at the top
+        if mean is not None and math.isfinite(mean):
+            ax.axvline(mean, color="crimson", linestyle="--", linewidth=1.2, label=f"mean {mean:.4g}")
+            ax.legend(loc="lower right")
+        if left_out:
+            ax.text(0, len(rows) // 2, f"  … {left_out} classes not shown …", va="center", fontsize=8, color="#555")
+        ax.set(xlabel="FID (lower is better)", title="Per-class FID (intra-FID), worst first")
+        ax.grid(axis="y", visible=False)
+        fig.tight_layout()
+        return _save(fig, path)
+
+
+def plot_spectrum(real: np.ndarray, fake: np.ndarray, real_profile: np.ndarray, fake_profile: np.ndarray,
+                  path: Path | str) -> Path:
+    """Mean log power spectra (dB, zero frequency in the centre) of real and generated images side by side,
+    on one colour scale, and their radial profiles against frequency."""
+    lo, hi = (float(np.percentile(np.stack([real, fake]), p)) for p in (1, 99.5))
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, 3, figsize=(11.0, 3.4), gridspec_kw={"width_ratios": [1, 1, 1.3]})
+        for ax, spec, name in ((axes[0], real, "real"), (axes[1], fake, "generated")):
+            im = ax.imshow(spec, cmap="magma", vmin=lo, vmax=hi, interpolation="nearest")
+            ax.set_title(f"{name}: mean log power")
+            ax.set_xticks([])
+            ax.set_yticks([])
+        fig.colorbar(im, ax=axes[:2].tolist(), shrink=0.85, label="dB")
+        f = np.arange(len(real_profile))
+        axes[2].plot(f, real_profile, marker="o", markersize=3, label="real")
+        axes[2].plot(f, fake_profile, marker="o", markersize=3, label="generated")
+        axes[2].set(title="Radial profile", xlabel="frequency (cycles per image)", ylabel="dB")
+        axes[2].legend(loc="best")
+        fig.suptitle("Power spectrum, real vs generated (grey, smooth content removed)", fontsize=11)
+        return _save(fig, path)

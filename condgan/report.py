@@ -1,16 +1,18 @@
 """One self-contained HTML page that summarises a training run folder.
 
 `write_report(run_dir)` reads what a run leaves behind (config.yaml, stats.jsonl, grids/, and optionally
-truncation_sweep.csv and metrics-*.json from `condgan evaluate`), draws the figures with `condgan.plots`
-and writes `RUN/report/index.html`. Every image is embedded as a base64 data URI and the CSS is inline,
-so the single file can be mailed, attached to an issue or opened offline; the PNGs are also written next
-to it for reuse. Missing data gives a one-line note rather than a missing section, so a reader can tell
-"not measured" from "report is broken".
+truncation_sweep.csv and metrics-*.json from `condgan evaluate`), draws the figures with `condgan.plots`,
+adds the analyses of `condgan.analysis` (interpolation, nearest neighbours, per-class FID, power spectrum;
+they load the newest checkpoint's G_ema and the training data) and writes `RUN/report/index.html`. Every
+image is embedded as a base64 data URI and the CSS is inline, so the single file can be mailed, attached to
+an issue or opened offline; the PNGs are also written next to it for reuse. Missing data gives a one-line
+note rather than a missing section, so a reader can tell "not measured" from "report is broken".
 """
 from __future__ import annotations
 
 import base64
 import csv
+import functools
 import html
 import json
 import math
@@ -20,7 +22,7 @@ from typing import Any
 import yaml
 
 from . import plots
-from .errors import UsageError
+from .errors import CondganError, UsageError
 from .io import atomic_write, list_checkpoints, read_checkpoint
 
 # The figures a report promises (id -> title). Tests check that each one is embedded.
@@ -32,6 +34,18 @@ PLOTS = {
     "grid-timeline": "Samples over time",
     "plot-truncation": "Truncation trade-off",
 }
+
+# The analysis figures (id -> title), promised in a list of their own: they need a generator that loads.
+ANALYSIS_FIGURES = {
+    "analysis-interp-z": "Interpolation in z at a fixed class",
+    "analysis-interp-class": "Interpolation across classes at a fixed z",
+    "analysis-neighbours": "Nearest training images",
+    "analysis-class-fid": "Per-class FID",
+    "analysis-spectrum": "Power spectrum",
+}
+
+NEIGHBOURS_K = 5            # training images shown per generated sample
+NEIGHBOURS_POOL = 5000      # at most this many training images searched (a fixed random choice)
 
 CONFIG_KEYS = ["preset", "data.source", "data.resolution", "G.arch", "G.ch", "G.z_dim", "D.arch", "D.ch",
                "D.head", "loss.adversarial", "optim.g_lr", "optim.d_lr", "optim.g_betas", "optim.d_betas",
@@ -157,6 +171,12 @@ def _note(text: str, id_: str | None = None) -> str:
     return f'<p class="note"{ident}>{html.escape(text)}</p>'
 
 
+def _figure(shown: dict[str, bool], id_: str, png: Path | None, alt: str, missing: str) -> str:
+    """The embedded PNG, or a note saying why there is none; records in `shown` which it was."""
+    shown[id_] = png is not None
+    return _img(png, id_, alt) if png is not None else _note(missing, f"{id_}-missing")
+
+
 # ---------------------------------------------------------------------------------------------- sections
 
 
@@ -218,10 +238,110 @@ def _json_section(run_dir: Path) -> str:
     return "".join(parts)
 
 
-def write_report(run_dir: Path | str, out: Path | str | None = None) -> Path:
+def parse_analyses(text: str | None, option: str = "--analyses") -> list[str]:
+    """'all' (default), 'none', or a comma-separated subset of `condgan.analysis.ANALYSES`."""
+    from .analysis import ANALYSES
+    if text is None or text.strip() == "all":
+        return list(ANALYSES)
+    if text.strip() == "none":
+        return []
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in ANALYSES]
+    if unknown:
+        raise UsageError(f"{option}: unknown analysis '{unknown[0]}'; use all, none or some of {', '.join(ANALYSES)}.")
+    return names
+
+
+def _auto_device() -> Any:
+    import torch
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _analysis_sections(run_dir: Path, cfg: dict[str, Any], out_dir: Path, wanted: list[str], evaluator: str,
+                       seed: int, shown: dict[str, bool]) -> list[str]:
+    """The report's analysis sections; each one that cannot be drawn says why in a note."""
+    from .analysis import ANALYSES, class_fid, interpolation, neighbours, spectrum
+    body: list[str] = []
+
+    figure = functools.partial(_figure, shown)
+    sampler, why_not = None, ""
+    if any(n in wanted for n in ("interpolation", "neighbours", "spectrum")):
+        from . import load
+        try:
+            sampler = load(run_dir, device=_auto_device())
+        except (CondganError, KeyError, TypeError, ValueError, RuntimeError, OSError) as e:
+            why_not = f"No generator to analyse ({type(e).__name__}: {' '.join(str(e).split())[:200]})."
+    names = list(sampler.class_names) if sampler is not None else class_names(run_dir)
+    classes = grid_classes(sampler.num_classes, min(6, sampler.num_classes)) if sampler is not None else []
+    where = f" of the EMA generator at step {sampler.step:,}" if sampler is not None else ""
+
+    real, why_no_data = None, ""
+    if sampler is not None and any(n in wanted for n in ("neighbours", "spectrum")):
+        from .config import config_from_dict
+        from .metrics.evaluate import read_image_set
+        try:
+            data_cfg = config_from_dict(cfg).data if cfg else None
+            source = data_cfg.source if data_cfg is not None else "?"
+            real, _, _ = read_image_set(source, data_cfg)
+        except (CondganError, OSError) as e:
+            why_no_data = f"The training data cannot be read here ({' '.join(str(e).split())[:200]})."
+
+    if "interpolation" in wanted:
+        body.append(f"<h2>{ANALYSES['interpolation']}</h2>")
+        z_png = class_png = None
+        if sampler is not None:
+            z_png, class_png = interpolation.write_figures(sampler, out_dir, classes, names, seed=seed)
+        body.append(figure("analysis-interp-z", z_png, f"Linear interpolation in z at a fixed class{where}; the "
+                           "first and last columns are the direct samples of the two seeds", why_not))
+        body.append(figure("analysis-interp-class", class_png, f"Interpolation of the class embedding at a fixed "
+                           f"z{where}", why_not or "This generator has no class embedding to interpolate."))
+    if "neighbours" in wanted:
+        body.append(f"<h2>{ANALYSES['neighbours']}</h2>")
+        png = None
+        if sampler is not None and real is not None:
+            from .metrics.weights import cache_dir
+            net, desc = neighbours.feature_space(evaluator, sampler.device, _get(cfg, "train.evaluator"),
+                                                 sampler.num_classes)
+            pool, _ = neighbours.subset(real, None, NEIGHBOURS_POOL, seed)
+            png, _ = neighbours.write_figure(sampler, pool, out_dir, classes, net, desc, names, k=NEIGHBOURS_K,
+                                             seed=seed, cache=cache_dir() / "stats")
+            body.append(f'<p class="sub" id="analysis-neighbours-caption">One generated sample per class (framed) '
+                        f"and its {NEIGHBOURS_K} nearest of {len(pool):,} training images in {html.escape(desc)} "
+                        "features, nearest first, with distances. Neighbours that copy the sample would mean "
+                        "memorisation.</p>")
+        body.append(figure("analysis-neighbours", png, f"Generated samples and their nearest training images{where}",
+                           why_not or why_no_data))
+    if "class-fid" in wanted:
+        body.append(f"<h2>{ANALYSES['class-fid']}</h2>")
+        found = class_fid.write_figure(run_dir, out_dir, names)
+        if found is not None:
+            body.append(f'<p class="sub" id="analysis-class-fid-caption">From {html.escape(found[1].source.name)}: '
+                        f"{len(found[1].values)} classes, worst first.</p>")
+        body.append(figure("analysis-class-fid", found[0] if found else None, "Per-class FID, sorted, worst first",
+                           "No per-class FID (run `condgan evaluate RUN --metrics intra_fid --json "
+                           "RUN/metrics-intra.json`)."))
+    if "spectrum" in wanted:
+        body.append(f"<h2>{ANALYSES['spectrum']}</h2>")
+        png = None
+        if sampler is not None and real is not None:
+            png, _, _ = spectrum.write_figure(sampler, real, out_dir, seed=seed)
+        body.append(figure("analysis-spectrum", png, f"Mean log power spectrum of real and generated images{where}",
+                           why_not or why_no_data))
+    if wanted:
+        items = "".join(f'<li><a href="#{k if shown.get(k) else k + "-missing"}" data-analysis="{k}">'
+                        f"{html.escape(v)}</a>{'' if shown.get(k) else ' (not drawn)'}</li>"
+                        for k, v in ANALYSIS_FIGURES.items() if k in shown)
+        body.insert(0, f"<h2>Analyses</h2><ul class='promised' id='promised-analyses'>{items}</ul>")
+    return body
+
+
+def write_report(run_dir: Path | str, out: Path | str | None = None, analyses: str | list[str] | None = "all",
+                 evaluator: str = "auto", seed: int = 0) -> Path:
     """Write the HTML report of `run_dir` to `out` (default RUN/report/index.html) and return its path.
 
     The figures are written as PNGs next to the HTML and embedded in it, so the HTML alone is complete.
+    `analyses`: 'all', 'none' or a list of `condgan.analysis.ANALYSES`; `evaluator`: the nearest neighbours'
+    feature space ('auto', 'pixels', 'inception' or a domain evaluator file; see `analysis.neighbours`).
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -266,9 +386,7 @@ def write_report(run_dir: Path | str, out: Path | str | None = None) -> Path:
     body.append(_table(["key", "value", "key", "value"], cfg_rows, css_class="config") if cfg_rows
                 else _note("No config.yaml in the run folder."))
 
-    def figure(id_: str, png: Path | None, alt: str, missing: str) -> str:
-        shown[id_] = png is not None
-        return _img(png, id_, alt) if png is not None else _note(missing, f"{id_}-missing")
+    figure = functools.partial(_figure, shown)
 
     # Losses.
     body.append("<h2>Losses</h2>")
@@ -313,6 +431,10 @@ def write_report(run_dir: Path | str, out: Path | str | None = None) -> Path:
     # Evaluation JSONs.
     body.append("<h2>Evaluation results</h2>")
     body.append(_json_section(run_dir))
+
+    # Analyses of the generator itself.
+    wanted = analyses if isinstance(analyses, list) else parse_analyses(analyses)
+    body += _analysis_sections(run_dir, cfg, out_dir, wanted, evaluator, seed, shown)
 
     items = "".join(f'<li><a href="#{k if shown.get(k) else k + "-missing"}" data-plot="{k}">{html.escape(v)}</a>'
                     f"{'' if shown.get(k) else ' (no data)'}</li>" for k, v in PLOTS.items())

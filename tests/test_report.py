@@ -194,3 +194,52 @@ def test_loss_plot_adds_a_probe_panel_for_classifier_methods(tmp_path):
     two = Image.open(plots.plot_losses(rows, tmp_path / "a.png")).size[0]
     three = Image.open(plots.plot_losses(probed, tmp_path / "b.png")).size[0]
     assert three > two * 1.3
+
+
+def test_report_of_a_digits_run_shows_the_analyses(tmp_path, tiny_config, monkeypatch):
+    """A trained (tiny) digits run: every analysis section holds its PNG, the neighbours are searched in the
+    given domain evaluator's features, the per-class FID comes from the intra-FID evaluation."""
+    import condgan
+    from condgan.metrics.evaluator import save_evaluator, train_evaluator
+    from condgan.report import ANALYSIS_FIGURES
+
+    monkeypatch.setenv("CONDGAN_CACHE", str(tmp_path / "cache"))
+    run = tmp_path / "digits"
+    condgan.train(tiny_config({"train.steps": 2}), run, progress=False)
+    images = np.random.default_rng(0).integers(0, 256, (200, 16, 16, 1), dtype=np.uint8)
+    net, acc = train_evaluator(images, np.arange(200) % 10, [str(c) for c in range(10)], epochs=1, width=4,
+                               log=lambda s: None)
+    save_evaluator(net, tmp_path / "evaluator.pt", [str(c) for c in range(10)], acc, "random")
+    per_class = {str(c): 10.0 + (c * 7) % 10 for c in range(10)}
+    (run / "metrics-intra.json").write_text(json.dumps({"intra_fid_mean": 14.5, "intra_fid": per_class}))
+
+    out = write_report(run, evaluator=str(tmp_path / "evaluator.pt"))
+    text, page = _parse(out)
+    assert page.scripts == 0 and "http://" not in text and "https://" not in text  # still self-contained
+    assert set(re.findall(r'data-analysis="([^"]+)"', text)) == set(ANALYSIS_FIGURES)
+    for fid in ANALYSIS_FIGURES:
+        assert fid in page.imgs, f"analysis {fid} is not embedded"
+        im = _png(page.imgs[fid]["src"])
+        assert im.width >= 200 and im.height >= 100, (fid, im.size)
+    for name in ("interpolation-z", "interpolation-class", "neighbours", "class-fid", "spectrum"):
+        assert (run / "report" / f"{name}.png").is_file()
+    assert "evaluator.pt" in text and "(held-out accuracy" in text  # the neighbours' feature space is named
+    assert "metrics-intra.json" in text and "10 classes, worst first" in text
+
+    # --analyses picks sections; none leaves them all out
+    _, page = _parse(write_report(run, analyses="spectrum"))
+    assert "analysis-spectrum" in page.imgs and "analysis-neighbours" not in page.ids
+    text, page = _parse(write_report(run, analyses="none"))
+    assert not any(i.startswith("analysis-") for i in page.ids) and "promised-analyses" not in page.ids
+
+
+def test_analyses_without_a_generator_say_why(run: Path):
+    """The fake run's checkpoint holds no networks: each analysis is a note, not a crash."""
+    text, page = _parse(write_report(run))
+    for fid in ("analysis-interp-z", "analysis-neighbours", "analysis-spectrum"):
+        assert f"{fid}-missing" in page.ids and fid not in page.imgs
+    assert "No generator to analyse" in text
+    assert "analysis-class-fid-missing" in page.ids and "--metrics intra_fid" in text
+    from condgan.errors import UsageError
+    with pytest.raises(UsageError, match="unknown analysis 'spectra'"):
+        write_report(run, analyses="spectra,interpolation")
