@@ -63,6 +63,16 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _prepare(args: argparse.Namespace) -> int:
+    from .data.prepare import prepare
+    meta = prepare(args.source, args.out, args.resolution, crop=args.crop, filter=args.filter,
+                   channels=args.channels, workers=args.workers, skip_bad=args.skip_bad, split=args.split,
+                   force=args.force, progress=not args.no_progress)
+    print(f"Train with: condgan train --preset PRESET data.source={args.out}   ({meta['shape'][1]} px, "
+          f"{meta['num_classes']} classes)")
+    return 0
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from .metrics import registry
     from .metrics.evaluate import (cached_real_features, compute_metrics, extract, feature_network,
@@ -311,6 +321,29 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true")
     b.add_argument("overrides", nargs="*", metavar="key=value")
     b.set_defaults(func=_bench)
+
+    pp = sub.add_parser("prepare", help="decode and resize a raw image collection once into a store that "
+                        "training reads resident or memory-mapped (data.source=DEST)")
+    pp.add_argument("source", help="a class-folder tree (any sizes and modes), a StyleGAN dataset zip/folder, "
+                    "a StudioGAN .hdf5, or any data.source")
+    pp.add_argument("--out", required=True, help="the store folder to write (an interrupted run resumes there)")
+    pp.add_argument("--resolution", type=int, required=True, help="side of the square training images, in px")
+    pp.add_argument("--crop", choices=["center", "none", "studiogan"], default="center",
+                    help="center: the central square, then resize (StyleGAN/R3GAN dataset_tool.py "
+                         "--transform=center-crop); none: resize, aspect not kept (dataset_tool.py without "
+                         "--transform); studiogan: StudioGAN's CenterCropLongEdge + Resize (default center)")
+    pp.add_argument("--filter", choices=["lanczos", "bicubic", "bilinear", "box", "nearest"], default="lanczos",
+                    help="resampling filter (default lanczos, as dataset_tool.py; StudioGAN's --pre_resizer)")
+    pp.add_argument("--channels", type=int, choices=[1, 3], default=3,
+                    help="3: every image converted to RGB as the official tools do (default); 1: greyscale")
+    pp.add_argument("--workers", type=int, default=None, help="decoding processes (default: all CPU cores)")
+    pp.add_argument("--skip-bad", action="store_true",
+                    help="leave unreadable files out (listed in store.json) instead of stopping at the first")
+    pp.add_argument("--split", choices=["train", "test"], default="train",
+                    help="split of sources that have one (CIFAR archives, npz, Stacked MNIST)")
+    pp.add_argument("--force", action="store_true", help="replace a store of other input or settings at --out")
+    pp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    pp.set_defaults(func=_prepare)
 
     e = sub.add_parser("evaluate", help="metrics of a run (or of two image sets)")
     e.add_argument("checkpoint", nargs="?", help="run folder or checkpoint (omit with --real/--fake)")

@@ -25,14 +25,16 @@ class ConfigError(CondganError, ValueError):
 
 @dataclass
 class DataConfig:
-    source: str = "digits"           # "digits" (embedded), an .npz, a folder of class folders, a CIFAR tar.gz
+    source: str = "digits"           # "digits" (embedded), an .npz, a folder of class folders, a CIFAR tar.gz,
+                                     # a `condgan prepare` store, a StyleGAN .zip, a StudioGAN .hdf5
     split: str = "train"
     num_classes: int | None = None   # None: taken from the data
     resolution: int | None = None    # resize in-memory data once to this size; None: native size
     hflip: bool = False              # random horizontal flips of real images
     resident: str = "auto"           # auto | yes | no: hold the uint8 dataset on the accelerator
     num_workers: int = 4             # streaming loader only
-    max_resident_bytes: int = 8 << 30  # a class-folder source larger than this (decoded) streams from disk
+    max_resident_bytes: int = 8 << 30  # a class-folder source larger than this (decoded) streams from disk;
+                                     # a prepared store larger than this is memory-mapped
     conditional: bool = True         # false: ignore the labels (one class), e.g. Stacked MNIST mode counting
 
 

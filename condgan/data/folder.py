@@ -12,6 +12,30 @@ from PIL import Image
 from .errors import DataError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif")
+# what `condgan prepare` lists: torchvision's IMG_EXTENSIONS (StudioGAN's ImageFolder) plus the above
+PREPARE_EXTENSIONS = IMAGE_EXTENSIONS + (".ppm", ".pgm", ".tif", ".tiff")
+
+
+def list_image_tree(root: Path) -> tuple[list[str], list[int], list[str]]:
+    """(files, labels, class names) of a class-folder tree as torchvision's `ImageFolder` lists it (StudioGAN's
+    reader): sorted sub-folder names are the classes, each searched recursively (links followed) in sorted
+    order, so raw ImageNet, Tiny-ImageNet (`CLASS/images/*.JPEG`) and CUB's `images/` list as their own tools
+    list them. Nothing is decoded."""
+    classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not classes:
+        raise DataError(f"{root} has no class sub-folders; expected one sub-folder of images per class, e.g. "
+                        f"{root / 'cat' / '0001.jpg'}")
+    files: list[str] = []
+    labels: list[int] = []
+    for k, folder in enumerate(classes):
+        found = [os.path.join(dirpath, name) for dirpath, _, names in sorted(os.walk(folder, followlinks=True))
+                 for name in sorted(names) if name.lower().endswith(PREPARE_EXTENSIONS)]
+        if not found:
+            raise DataError(f"class folder {folder} contains no images (looked for {', '.join(PREPARE_EXTENSIONS)}, "
+                            f"recursively); add images or remove the folder")
+        files += found
+        labels += [k] * len(found)
+    return files, labels, [p.name for p in classes]
 
 
 def read_folder(root: Path, max_resident_bytes: int

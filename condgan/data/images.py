@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -10,7 +11,9 @@ from .errors import DataError
 
 @dataclass
 class LabelledImages:
-    """N images with integer class labels, held in memory (`images`) or left on disk (`files`)."""
+    """N images with integer class labels, held in memory (`images`), memory-mapped from a prepared store
+    (`images` is then an `np.memmap`), or left on disk (`files`): image paths, or member names that `reader`
+    (i -> uint8 HxWxC, picklable for DataLoader workers) decodes, for archives such as a StyleGAN zip."""
 
     labels: np.ndarray  # int64, (N,)
     class_names: list[str]  # len == num_classes
@@ -18,10 +21,11 @@ class LabelledImages:
     files: list[str] | None  # image paths when streamed from disk instead (then images is None)
     shape: tuple[int, int, int]  # (H, W, C) of every image
     source: str  # human-readable origin, for messages and logs
+    reader: Callable[[int], np.ndarray] | None = None  # decodes item i when `files` are not plain image paths
 
     def __post_init__(self) -> None:
-        if (self.images is None) == (self.files is None):
-            raise ValueError("LabelledImages needs exactly one of images and files")
+        if (self.images is None) == (self.files is None and self.reader is None):
+            raise ValueError("LabelledImages needs exactly one of images and files (or a reader)")
 
     @property
     def num_classes(self) -> int:
@@ -43,14 +47,16 @@ class LabelledImages:
         return len(self.labels)
 
     def __repr__(self) -> str:  # the dataclass default would print the pixels
-        where = "in memory" if self.images is not None else "on disk"
+        where = ("memory-mapped" if isinstance(self.images, np.memmap) else
+                 "in memory" if self.images is not None else "on disk")
         return (f"LabelledImages({self.source!r}, {len(self)} images of {self.shape}, "
                 f"{self.num_classes} classes, {where})")
 
 
 def finish(labels: np.ndarray, class_names: list[str] | None, num_classes: int | None, where: str, *,
             images: np.ndarray | None = None, files: list[str] | None = None,
-            shape: tuple[int, int, int] | None = None) -> LabelledImages:
+            shape: tuple[int, int, int] | None = None,
+            reader: Callable[[int], np.ndarray] | None = None) -> LabelledImages:
     """Check labels against the class count (however it was given) and assemble the result."""
     if class_names is not None and num_classes is not None and len(class_names) != num_classes:
         raise DataError(f"{where} has {len(class_names)} classes but num_classes={num_classes}; "
@@ -71,4 +77,4 @@ def finish(labels: np.ndarray, class_names: list[str] | None, num_classes: int |
     if shape is None:
         shape = tuple(images.shape[1:])
     return LabelledImages(labels=labels.astype(np.int64), class_names=list(class_names), images=images,
-                          files=files, shape=shape, source=where)
+                          files=files, shape=shape, source=where, reader=reader)

@@ -23,9 +23,10 @@ def with_resolution(data, resolution: int | None):
     """Return `data` (a LabelledImages) resized to `resolution` if it differs; streamed data cannot be."""
     if resolution is None or resolution == data.resolution and data.shape[1] == resolution:
         return data
-    if data.images is None:
+    if data.images is None or isinstance(data.images, np.memmap):
         from .errors import DataError
-        raise DataError(f"data.resolution={resolution}: '{data.source}' is streamed from disk and is "
-                        f"{data.shape[0]}x{data.shape[1]}; resize the files beforehand or drop data.resolution.")
+        raise DataError(f"data.resolution={resolution}: '{data.source}' is read from disk and is "
+                        f"{data.shape[0]}x{data.shape[1]}; make a store at that size (condgan prepare SOURCE "
+                        f"--out DEST --resolution {resolution}) or drop data.resolution.")
     images = resize_images(data.images, resolution)
     return dataclasses.replace(data, images=images, shape=(resolution, resolution, data.shape[2]))
