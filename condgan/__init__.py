@@ -36,9 +36,9 @@ def load(path, device: str | torch.device = "cpu", precision: str | None = None)
                               precision=precision or snap.sample_precision)
 
 
-def train(cfg: Config, outdir: str | Path, resume: bool = False, force: bool = False,
+def train(cfg: Config, outdir: str | Path, resume: bool | str = False, force: bool = False,
           progress: bool = True) -> Path:
-    """Train a GAN as configured; see `condgan.training.loop.train`."""
+    """Train a GAN as configured (resume: False, True or "auto"); see `condgan.training.loop.train`."""
     from .training.loop import train as _train
     return _train(cfg, outdir, resume=resume, force=force, progress=progress)
 

@@ -15,17 +15,30 @@ def _train(args: argparse.Namespace) -> int:
     from .config import load_config
     from .training.loop import train
     preset = args.preset
+    resume = _resume_mode(args)
     outdir = Path(args.outdir) if args.outdir else None
-    if args.resume and outdir is not None and (outdir / "config.yaml").is_file():
+    if resume and outdir is not None and (outdir / "config.yaml").is_file():
         preset = str(outdir / "config.yaml")  # continue with the run's own resolved config (+ overrides)
     cfg = load_config(preset or "digits", args.overrides)
     outdir = outdir or Path("runs") / (cfg.preset or "run")
     if args.dry_run:
         print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
         return 0
-    ckpt = train(cfg, outdir, resume=args.resume, force=args.force, progress=not args.no_progress)
+    ckpt = train(cfg, outdir, resume=resume, force=args.force, progress=not args.no_progress)
     print(f"Done: checkpoint {ckpt}\nSample with: condgan sample {outdir} --n 64 --out samples.png")
     return 0
+
+
+def _resume_mode(args: argparse.Namespace) -> bool | str:
+    """`--resume` alone: True; `--resume auto`: "auto". argparse gives `--resume key=value` the override as
+    the option's value; it goes back to the overrides."""
+    if args.resume in (True, False, "auto"):
+        return args.resume
+    if "=" in args.resume:
+        args.overrides.insert(0, args.resume)
+        return True
+    raise UsageError(f"--resume {args.resume}: give --resume alone (continue the newest checkpoint) or --resume "
+                     "auto (continue it, or start when there is none)")
 
 
 def _parse_classes(text: str | None) -> list[int] | None:
@@ -293,7 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a GAN (default: the embedded digits preset)")
     t.add_argument("--preset", help="preset name (see `condgan presets`) or a YAML file; default digits")
     t.add_argument("--outdir", help="run folder (default runs/PRESET)")
-    t.add_argument("--resume", action="store_true", help="continue the run in --outdir from its newest checkpoint")
+    t.add_argument("--resume", nargs="?", const=True, default=False, metavar="auto",
+                   help="continue the run in --outdir from its newest checkpoint; --resume auto: the same, or start "
+                        "when it holds none (one command for first starts, requeues and torchrun restarts)")
     t.add_argument("--force", action="store_true", help="delete an existing run in --outdir and start afresh")
     t.add_argument("--dry-run", action="store_true", help="print the resolved config and stop")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -1,15 +1,21 @@
-"""What stops a run cleanly: a SIGTERM/SIGINT (pre-emption, Ctrl-C) or a loss/weight that went non-finite.
+"""What stops a run cleanly: a SIGTERM/SIGINT (pre-emption, Ctrl-C), a loss/weight that went non-finite, or
+processes of one distributed run that disagree on what they train (config, data, resumed step).
 
-Both are noticed without host syncs inside the step: signals only set a flag, and finiteness is folded
-into a device tensor every step and read at the loop's existing sync points (log, grid, checkpoint).
+The first two are noticed without host syncs inside the step: signals only set a flag, and finiteness is
+folded into a device tensor every step and read at the loop's existing sync points (log, grid, checkpoint).
+The agreement is checked once, before the first step, so that a mismatch fails fast.
 """
 from __future__ import annotations
 
 import signal
 import threading
 
+from typing import Any
+
 import torch
 from torch import nn
+
+from ..errors import CondganError
 
 
 class TrainingInterrupted(Exception):
@@ -24,10 +30,17 @@ class DivergenceError(RuntimeError):
     pass
 
 
+class ProcessMismatchError(CondganError):
+    """Processes of one distributed run would train different things (another override, other data, another
+    checkpoint): every process refuses before the first step."""
+
+
 class StopSignals:
     """Within the `with` block, SIGTERM and SIGINT only set `requested`; the loop then checkpoints and stops.
 
-    A second signal of the same kind falls through to the previous handler (so a double Ctrl-C still kills).
+    A second SIGINT falls through to the previous handler (so a double Ctrl-C still kills). A second SIGTERM
+    changes nothing: under a scheduler a worker gets several (SLURM signals every process of the step and
+    torchrun forwards its own), and each asks for the same checkpoint.
     """
 
     def __init__(self):
@@ -35,6 +48,8 @@ class StopSignals:
         self._previous: dict[int, object] = {}
 
     def _handler(self, signum, frame):  # noqa: ANN001
+        if self.requested is not None and signum == signal.SIGTERM:
+            return
         if self.requested is not None:
             prev = self._previous.get(signum)
             if callable(prev):
@@ -98,3 +113,21 @@ def check_parameters(networks: dict[str, nn.Module]) -> None:
     for (name, _), ok in zip(named, finite):
         if not ok:
             raise DivergenceError(f"non-finite values in parameter {name}")
+
+
+def check_processes_agree(dist, what: str, values: dict[str, Any], fix: str, where: str = "") -> None:
+    """Compare `values` (key -> value) across the processes of `dist` (the run's `Distributed`): every process
+    raises the same ProcessMismatchError, naming the first process and the keys where it differs from process
+    0 and where each stands (`where`, e.g. the checkpoint it read). One process always agrees with itself."""
+    (first, first_where), *others = dist.gather((values, where))
+    for rank, (other, other_where) in enumerate(others, 1):
+        keys = [k for k in sorted(first.keys() | other.keys()) if first.get(k) != other.get(k)]
+        if keys:
+            raise ProcessMismatchError(f"Processes disagree on the {what}: process {rank} has "
+                                       f"{_shown(other, keys, other_where)}, process 0 has "
+                                       f"{_shown(first, keys, first_where)}. {fix}")
+
+
+def _shown(values: dict[str, Any], keys: list[str], where: str) -> str:
+    more = f" and {len(keys) - 3} more" if len(keys) > 3 else ""
+    return ", ".join(f"{k}={values.get(k)!r}" for k in keys[:3]) + more + (f" ({where})" if where else "")

@@ -8,6 +8,8 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import hashlib
+import os
 import random
 import shutil
 import signal
@@ -26,18 +28,19 @@ from ..models import build_networks
 from ..sample import ConditionalSampler, save_png
 from .checkpoint import (CheckpointError, checkpoint_name, list_checkpoints, load_checkpoint, prune_checkpoints,
                          save_checkpoint)
-from .distributed import Distributed, setup, teardown
+from .distributed import Distributed, LaggedAny, setup, teardown
 from .ema import EMA, standing_stats
 from .evaluation import TrainingEvaluator
-from .guards import (DivergenceError, DivergenceMonitor, StopSignals, TrainingInterrupted,
-                     check_parameters)
+from .guards import (DivergenceError, DivergenceMonitor, StopSignals, TrainingInterrupted, check_parameters,
+                     check_processes_agree)
 from .logger import RunLogger
 from .objective import Objective
 from .schedules import hyperparameters
 
 
 class RunExistsError(CondganError, FileExistsError):
-    """The run folder exists and neither --resume nor --force was given (or --force would delete a non-run)."""
+    """The run folder exists and neither --resume nor --force was given, or --force would delete (--resume auto
+    would write into) a folder that is not a condgan run."""
 
 
 def pick_device(name: str, key: str = "train.device") -> torch.device:
@@ -226,16 +229,26 @@ def _set_rng_state(s: dict[str, Any]) -> None:
 
 # ----------------------------------------------------------------------------------------------------------
 
-def prepare_run_dir(outdir: Path, resume: bool, force: bool, check_only: bool = False) -> None:
-    """Create the run folder; refuse to touch an existing run unless asked to resume or overwrite it.
-    `check_only`: raise what this would raise, change nothing (every process of a distributed run checks,
-    so all of them stop together instead of waiting for the one that failed)."""
+def is_run_dir(path: Path) -> bool:
+    """A condgan run folder: training writes its config.yaml before anything else, checkpoints/ after."""
+    return (path / "config.yaml").exists() or (path / "checkpoints").exists()
+
+
+def prepare_run_dir(outdir: Path, resume: bool | str, force: bool, check_only: bool = False) -> None:
+    """Create the run folder; refuse to touch an existing run unless asked to resume or overwrite it, and
+    refuse (resume='auto') a folder holding something other than a condgan run. `check_only`: raise what
+    this would raise, change nothing (every process of a distributed run checks, so all of them stop
+    together instead of waiting for the one that failed)."""
     outdir = Path(outdir)
-    if outdir.exists() and any(outdir.iterdir()) and not resume:
+    occupied = outdir.exists() and any(outdir.iterdir())
+    if occupied and resume == "auto" and not is_run_dir(outdir):
+        raise RunExistsError(f"--resume auto refuses '{outdir}': it holds files but no condgan run (no config.yaml "
+                             "or checkpoints/). Choose another --outdir.")
+    if occupied and not resume:
         if not force:
             raise RunExistsError(f"Run folder '{outdir}' already exists. Pass --resume to continue it, --force to "
                                  "overwrite it, or choose another --outdir.")
-        if not (outdir / "config.yaml").exists() and not (outdir / "checkpoints").exists():
+        if not is_run_dir(outdir):
             raise RunExistsError(f"--force refuses to delete '{outdir}': it does not look like a condgan run "
                                  "folder (no config.yaml). Choose another --outdir.")
         if not check_only:
@@ -247,6 +260,31 @@ def prepare_run_dir(outdir: Path, resume: bool, force: bool, check_only: bool = 
 def data_meta(data: LabelledImages) -> dict[str, Any]:
     return {"num_classes": data.num_classes, "class_names": list(data.class_names),
             "resolution": data.resolution, "channels": data.channels, "source": data.source}
+
+
+def data_fingerprint(data: LabelledImages, samples: int = 256) -> dict[str, Any]:
+    """What every process must agree on about its data: its size, shape and classes, and a hash of the
+    class names, all labels and up to `samples` evenly spaced images (their pixels when in memory or
+    memory-mapped, their names below the common folder when streamed from files). Sampled, not a full
+    hash: hashing ImageNet at every start would take minutes."""
+    h = hashlib.sha256("\n".join(data.class_names).encode())
+    h.update(np.ascontiguousarray(data.labels, dtype=np.int64).tobytes())
+    if data.images is not None:
+        rows = np.unique(np.linspace(0, len(data) - 1, min(samples, len(data))).round().astype(np.int64))
+        h.update(np.ascontiguousarray(data.images[rows]).tobytes())
+    elif data.files:
+        root = len(os.path.commonpath(data.files))  # the names below it: nodes may mount the data elsewhere
+        h.update("\n".join(f[root:] for f in data.files).encode())
+    return {"images": len(data), "shape": list(data.shape), "classes": data.num_classes,
+            "content": h.hexdigest()[:16]}
+
+
+def flat_config(cfg: Config) -> dict[str, Any]:
+    """Every option as 'section.key' -> value, the names overrides use."""
+    tree = cfg.to_dict()
+    return {**{k: v for k, v in tree.items() if not isinstance(v, dict)},
+            **{f"{name}.{k}": v for name, section in tree.items() if isinstance(section, dict)
+               for k, v in section.items()}}
 
 
 def check_data_matches(meta: dict[str, Any], data: LabelledImages, ckpt: Path) -> None:
@@ -364,13 +402,17 @@ def _roll_back_or_raise(err: DivergenceError, t: Trainer, loader, last_ckpt: Pat
     return rollbacks + 1
 
 
-def train(cfg: Config, outdir: str | Path, resume: bool = False, force: bool = False,
+def train(cfg: Config, outdir: str | Path, resume: bool | str = False, force: bool = False,
           progress: bool = True) -> Path:
     """Train according to `cfg` into the run folder `outdir`; returns the final checkpoint's path.
 
-    Under torchrun every process runs this function; they share the global batch, and only the main
-    process writes files. Raises TrainingInterrupted (after writing a checkpoint) on SIGTERM/SIGINT,
-    DivergenceError on a non-finite loss or weight (unless train.on_divergence=rollback and rollbacks remain).
+    `resume`: True continues from the newest complete checkpoint in `outdir` when there is one; "auto" does
+    the same but refuses a folder that is not a condgan run, so that one command line both starts a run and
+    continues it (schedulers, torchrun restarts). Under torchrun every process runs this function; they
+    share the global batch, only the main process writes files, and all must agree on the config, the data
+    and the resumed step (ProcessMismatchError otherwise, before the first step). Raises TrainingInterrupted
+    (after writing a checkpoint) on SIGTERM/SIGINT, DivergenceError on a non-finite loss or weight (unless
+    train.on_divergence=rollback and rollbacks remain).
     """
     dist = setup(cfg.train.device)
     try:
@@ -379,7 +421,10 @@ def train(cfg: Config, outdir: str | Path, resume: bool = False, force: bool = F
         teardown(dist)
 
 
-def _train(cfg: Config, run_dir: Path, resume: bool, force: bool, progress: bool, dist: Distributed) -> Path:
+def _train(cfg: Config, run_dir: Path, resume: bool | str, force: bool, progress: bool,
+           dist: Distributed) -> Path:
+    check_processes_agree(dist, "config", flat_config(cfg), "Start every process with the same preset and "
+                          "overrides.")
     prepare_run_dir(run_dir, resume, force, check_only=True)
     dist.barrier()
     if dist.is_main:
@@ -404,6 +449,8 @@ def _train(cfg: Config, run_dir: Path, resume: bool, force: bool, progress: bool
     np.random.seed(cfg.train.seed)
 
     data = from_config(cfg.data)
+    check_processes_agree(dist, "data", data_fingerprint(data), "Every process must read the same data: check "
+                          "data.source on every node.", where=data.source)
     meta = data_meta(data)
     loader = make_loader(data, cfg.train.batch_size, device, hflip=cfg.data.hflip, seed=cfg.train.seed,
                          resident=cfg.data.resident, num_workers=cfg.data.num_workers, rank=dist.rank,
@@ -414,9 +461,16 @@ def _train(cfg: Config, run_dir: Path, resume: bool, force: bool, progress: bool
     last_ckpt = ckpts[-1][1] if ckpts else None
     if last_ckpt is not None:
         _restore(t, loader, last_ckpt, data, device)
-        if dist.is_main:
-            print(f"Resuming from {last_ckpt} at step {t.step}.", flush=True)
+    check_processes_agree(dist, "resumed step", {"step": t.step}, "Every process must see the same run folder: "
+                          "give --outdir on a file system that all nodes share.",
+                          where=f"from {last_ckpt}" if last_ckpt else f"no checkpoint in {run_dir / 'checkpoints'}")
     main = dist.is_main
+    restart = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", 0))
+    if main and last_ckpt is not None:
+        print(f"Resuming from {last_ckpt} at step {t.step}" + (f" (torchrun restart {restart})" if restart else "")
+              + ".", flush=True)
+    elif main and resume:
+        print(f"Starting a new run in {run_dir}: no checkpoint there yet.", flush=True)
     if main:
         save_config(cfg, run_dir / "config.yaml")
 
@@ -428,6 +482,7 @@ def _train(cfg: Config, run_dir: Path, resume: bool, force: bool, progress: bool
     monitor = DivergenceMonitor()
     images_per_step = cfg.train.batch_size * cfg.train.d_steps
     rollbacks = 0
+    agree_to_stop = LaggedAny(dist)
     try:
         with StopSignals() as stop:
             while t.step < cfg.train.steps:
@@ -436,9 +491,7 @@ def _train(cfg: Config, run_dir: Path, resume: bool, force: bool, progress: bool
                 logger.accumulate(stats)
                 logger.bar.update(1)
                 log = t.step % cfg.train.log_every == 0
-                stopping = stop.requested is not None
-                if dist.enabled:  # processes agree at log steps only: a collective every step would cost a sync
-                    stopping = log and dist.any(stopping)
+                stopping = agree_to_stop(stop.requested is not None)  # under torchrun: all, one step later
                 done = t.step == cfg.train.steps or stopping
                 log = log or done
                 grid = t.step % cfg.train.grid_every == 0 or done
@@ -465,10 +518,12 @@ def _train(cfg: Config, run_dir: Path, resume: bool, force: bool, progress: bool
                         save_training_checkpoint(t, loader, meta, run_dir, name="best.pt",
                                                  best={"metric": evaluator.best_key, "value": evaluator.best})
                 if stopping:
+                    agree_to_stop.result()
                     signum = stop.requested or signal.SIGTERM
                     raise TrainingInterrupted(
                         f"Stopped by {signal.Signals(signum).name} at step {t.step}; checkpoint {last_ckpt} "
                         f"written. Continue with: condgan train --outdir {run_dir} --resume", signum)
+            agree_to_stop.result()
     finally:
         logger.close()
         loader.close()
