@@ -77,7 +77,8 @@ def bench(preset: str, overrides: list[str] | None = None, steps: int = 20, warm
     cfg = load_config(preset, overrides)
     dev = pick_device(device, "--device")
     data, kind = _bench_data(cfg)
-    loader = make_loader(data, cfg.train.batch_size, dev, hflip=cfg.data.hflip, seed=0, resident="yes")
+    loader = make_loader(data, cfg.train.batch_size, dev, hflip=cfg.data.hflip, seed=0, resident=cfg.data.resident,
+                         num_workers=cfg.data.num_workers)  # the loader training would use (a large store stays mapped)
     t = Trainer.build(cfg, data.num_classes, data.resolution, data.channels, dev)
     timing = time_steps(t, loader, steps, warmup)
     flops = step_flops(t, loader)
