@@ -33,7 +33,6 @@ import argparse
 import io
 import json
 import os
-import platform
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -301,8 +300,10 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"input_pipeline: {args.warmup + args.batches} batches of {args.batch} need at least "
                          f"{args.batch * (args.warmup + args.batches)} images (--images {args.images}): each path "
                          f"should read every image once")
-    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "CPU"
-    print(f"Input pipeline on {device_name} ({device}), {args.workers} workers, batch {args.batch}, "
+    from condgan.environment import describe, numeric_environment
+    cpu = describe(numeric_environment())  # every speed figure names the CPU it was measured on
+    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    print(f"Input pipeline on {device_name} ({device}; host {cpu}), {args.workers} workers, batch {args.batch}, "
           f"{args.batches} batches timed after {args.warmup}", flush=True)
     results = [measure_size(s, args, device, cifar) for s in sizes]
     print()
@@ -312,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
         print(line)
     if args.json:
         Path(args.json).write_text(json.dumps({
-            "device": device_name, "cpus": os.cpu_count(), "workers": args.workers, "batch": args.batch,
+            "device": device_name, "host": cpu, "cpus": os.cpu_count(), "workers": args.workers, "batch": args.batch,
             "batches": args.batches, "torch": torch.__version__, "results": results}, indent=1) + "\n")
     return 0
 
