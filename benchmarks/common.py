@@ -31,6 +31,7 @@ from typing import Any, Callable
 
 import torch
 
+from condgan.config import flat_config
 from condgan.environment import numeric_environment
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -155,12 +156,6 @@ def dry_run(exp: ModuleType, ctx: Context) -> None:
         print(f"budget: {json.dumps(budget(cfg))}")
         for k, v in diff.items():
             print(f"  {k}={json.dumps(v)}")
-
-
-def flat_config(tree: dict[str, Any]) -> dict[str, Any]:
-    """A config's `to_dict()` as {"section.key": value}, so two configs compare key by key."""
-    return {f"{s}.{k}" if isinstance(sub, dict) else s: v
-            for s, sub in tree.items() for k, v in (sub.items() if isinstance(sub, dict) else [(None, sub)])}
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -52,7 +52,8 @@ def config_drift(exp: ModuleType, ctx, committed: dict[str, Any]) -> list[str]:
     override made explicit without changing its value is no change; the data path is not compared)."""
     from condgan.config import load_config
 
-    from benchmarks.common import arm_config, flat_config
+    from benchmarks.common import arm_config
+    from condgan.config import flat_config
     out = []
     for arm in exp.ARMS:
         old = committed["arms"].get(arm.name)

@@ -40,7 +40,8 @@ CHANGES = {  # name -> (config keys scaled by a factor in every arm, hinge margi
 
 def scaled_arms(exp, ctx, factors: dict[str, float]) -> list:
     """The experiment's arms with each key of `factors` multiplied, from each arm's own resolved value."""
-    from benchmarks.common import arm_config, flat_config
+    from benchmarks.common import arm_config
+    from condgan.config import flat_config
     out = []
     for arm in exp.ARMS:
         values = flat_config(arm_config(ctx, arm).to_dict())

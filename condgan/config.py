@@ -303,6 +303,13 @@ def _flatten(tree: dict[str, Any], origin: str) -> dict[str, Any]:
     return flat
 
 
+def flat_config(tree: dict[str, Any]) -> dict[str, Any]:
+    """A config's `to_dict()` as {"section.key": value}, the names overrides use, so two configs compare key
+    by key (benchmarks' reproduction checks, the processes of a distributed run)."""
+    return {f"{s}.{k}" if isinstance(sub, dict) else s: v
+            for s, sub in tree.items() for k, v in (sub.items() if isinstance(sub, dict) else [(None, sub)])}
+
+
 def list_presets() -> list[str]:
     return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
 

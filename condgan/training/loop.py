@@ -8,12 +8,14 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import gc
 import hashlib
 import os
 import random
 import shutil
 import signal
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..config import Config, ConfigError, save_config
+from ..config import Config, ConfigError, flat_config, save_config
 from ..data import DataError, LabelledImages, from_config, make_loader
 from ..errors import CondganError
 from ..models import build_networks
@@ -279,14 +281,6 @@ def data_fingerprint(data: LabelledImages, samples: int = 256) -> dict[str, Any]
             "content": h.hexdigest()[:16]}
 
 
-def flat_config(cfg: Config) -> dict[str, Any]:
-    """Every option as 'section.key' -> value, the names overrides use."""
-    tree = cfg.to_dict()
-    return {**{k: v for k, v in tree.items() if not isinstance(v, dict)},
-            **{f"{name}.{k}": v for name, section in tree.items() if isinstance(section, dict)
-               for k, v in section.items()}}
-
-
 def check_data_matches(meta: dict[str, Any], data: LabelledImages, ckpt: Path) -> None:
     for key in ("num_classes", "resolution", "channels"):
         if meta[key] != data_meta(data)[key]:
@@ -417,13 +411,18 @@ def train(cfg: Config, outdir: str | Path, resume: bool | str = False, force: bo
     dist = setup(cfg.train.device)
     try:
         return _train(cfg, Path(outdir), resume, force, progress, dist)
+    except BaseException as e:
+        if dist.enabled:  # the traceback's frames hold DDP, which holds the process group: drop them before
+            traceback.clear_frames(e.__traceback__)  # the group goes, or its threads are destroyed at exit (abort)
+            gc.collect()
+        raise
     finally:
         teardown(dist)
 
 
 def _train(cfg: Config, run_dir: Path, resume: bool | str, force: bool, progress: bool,
            dist: Distributed) -> Path:
-    check_processes_agree(dist, "config", flat_config(cfg), "Start every process with the same preset and "
+    check_processes_agree(dist, "config", flat_config(cfg.to_dict()), "Start every process with the same preset and "
                           "overrides.")
     prepare_run_dir(run_dir, resume, force, check_only=True)
     dist.barrier()
@@ -455,15 +454,15 @@ def _train(cfg: Config, run_dir: Path, resume: bool | str, force: bool, progress
     loader = make_loader(data, cfg.train.batch_size, device, hflip=cfg.data.hflip, seed=cfg.train.seed,
                          resident=cfg.data.resident, num_workers=cfg.data.num_workers, rank=dist.rank,
                          world_size=dist.world_size)
-    t = Trainer.build(cfg, data.num_classes, data.resolution, data.channels, device, dist)
-
     ckpts = list_checkpoints(run_dir / "checkpoints") if resume else []
     last_ckpt = ckpts[-1][1] if ckpts else None
+    # checked before DDP exists: a process that stops while DDP holds the process group aborts at exit
+    check_processes_agree(dist, "resumed step", {"step": ckpts[-1][0] if ckpts else 0}, "Every process must see "
+                          "the same run folder: give --outdir on a file system that all nodes share.",
+                          where=f"from {last_ckpt}" if last_ckpt else f"no checkpoint in {run_dir / 'checkpoints'}")
+    t = Trainer.build(cfg, data.num_classes, data.resolution, data.channels, device, dist)
     if last_ckpt is not None:
         _restore(t, loader, last_ckpt, data, device)
-    check_processes_agree(dist, "resumed step", {"step": t.step}, "Every process must see the same run folder: "
-                          "give --outdir on a file system that all nodes share.",
-                          where=f"from {last_ckpt}" if last_ckpt else f"no checkpoint in {run_dir / 'checkpoints'}")
     main = dist.is_main
     restart = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", 0))
     if main and last_ckpt is not None:
